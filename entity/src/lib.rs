@@ -1,0 +1,8 @@
+//! SeaORM entities of Chronicle's tables, one file per table.
+//!
+//! These are plain row types: the GraphQL API has its own types, and the
+//! server converts between them, so a column can change without the public
+//! schema changing by accident.
+
+pub mod events;
+pub mod streams;

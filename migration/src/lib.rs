@@ -1,0 +1,16 @@
+//! Chronicle's schema migrations, one dated file each, listed in order by
+//! [`Migrator`]. They run at start-up (`chronicle serve`) or on demand
+//! (`chronicle migrate`); the same files serve SQLite and PostgreSQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_create_event_store;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_create_event_store::Migration)]
+    }
+}

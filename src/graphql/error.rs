@@ -1,0 +1,97 @@
+//! The one place where an error becomes a GraphQL error with an
+//! `extensions.code`. Resolvers return `Result<T, ApiError>`; lower layers'
+//! errors convert into it with `?`.
+//!
+//! `ApiError` deliberately does not implement `Display`: async-graphql
+//! turns anything displayable into an error without a code, and that
+//! conversion must not be picked by accident.
+
+use async_graphql::ErrorExtensions;
+use uuid::Uuid;
+
+use crate::store::StoreError;
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ApiError {
+    /// `BAD_USER_INPUT`: the request is malformed; nothing changed.
+    BadUserInput(String),
+    /// `NOT_FOUND`.
+    NotFound(String),
+    /// `ALREADY_EXISTS`.
+    AlreadyExists(String),
+    /// `CONCURRENCY_CONFLICT`, with the expected and actual version.
+    Conflict {
+        stream: String,
+        expected: i64,
+        actual: i64,
+    },
+    /// `INTERNAL`: the detail is logged, never sent.
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::BadUserInput(message.into())
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::BadUserInput(_) => "BAD_USER_INPUT",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::AlreadyExists(_) => "ALREADY_EXISTS",
+            Self::Conflict { .. } => "CONCURRENCY_CONFLICT",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Invalid(message) => Self::BadUserInput(message),
+            StoreError::Conflict {
+                stream,
+                expected,
+                actual,
+            } => Self::Conflict {
+                stream,
+                expected,
+                actual,
+            },
+            err @ StoreError::DuplicateEventId { .. } => Self::AlreadyExists(err.to_string()),
+            err @ (StoreError::Unavailable | StoreError::Database(_)) => Self::Internal(err.to_string()),
+        }
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        let code = err.code();
+        match err {
+            ApiError::BadUserInput(m) | ApiError::NotFound(m) | ApiError::AlreadyExists(m) => {
+                async_graphql::Error::new(m).extend_with(|_, e| e.set("code", code))
+            }
+            ApiError::Conflict {
+                stream,
+                expected,
+                actual,
+            } => async_graphql::Error::new(format!(
+                "concurrency conflict on stream {stream}: expected version {expected}, actual {actual}"
+            ))
+            .extend_with(|_, e| {
+                e.set("code", code);
+                e.set("streamId", stream.as_str());
+                e.set("expected", expected);
+                e.set("actual", actual);
+            }),
+            ApiError::Internal(detail) => {
+                let id = Uuid::new_v4();
+                tracing::error!(error_id = %id, %detail, "internal error");
+                async_graphql::Error::new(format!("internal error (reference {id})")).extend_with(|_, e| {
+                    e.set("code", code);
+                    e.set("errorId", id.to_string());
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The query root, merged from one object per area.
+
+mod store;
+
+use async_graphql::MergedObject;
+
+#[derive(Default, MergedObject)]
+pub struct Query(store::StoreQuery);

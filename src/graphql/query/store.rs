@@ -1,0 +1,64 @@
+//! Queries on the event store itself: streams, the global log, one event,
+//! and counts.
+
+use async_graphql::connection::Connection;
+use async_graphql::{Context, ID, Object};
+use uuid::Uuid;
+
+use crate::config::Limits;
+use crate::graphql::ApiError;
+use crate::graphql::pagination::{self, CursorKind};
+use crate::graphql::scalars::Long;
+use crate::graphql::types::{Event, EventFilter, Stats, Stream, event_page};
+use crate::store::EventStore;
+
+#[derive(Default)]
+pub struct StoreQuery;
+
+#[Object]
+impl StoreQuery {
+    /// A stream by id; null when it has no events.
+    async fn stream(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Stream>, ApiError> {
+        let store = ctx.data_unchecked::<EventStore>();
+        Ok(store.stream_info(&id).await?.map(Stream::from))
+    }
+
+    /// The global log: events with position > afterPosition, ascending.
+    /// `after` (a cursor from this list) takes precedence over afterPosition.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        after_position: Option<Long>,
+        first: Option<i32>,
+        filter: Option<EventFilter>,
+        after: Option<String>,
+    ) -> Result<Connection<String, Event>, ApiError> {
+        let store = ctx.data_unchecked::<EventStore>();
+        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let from = match (after, after_position) {
+            (Some(cursor), _) => pagination::decode(CursorKind::Position, &cursor)?,
+            (None, Some(Long(p))) if p < 0 => {
+                return Err(ApiError::bad_input(format!("afterPosition must be 0 or more, got {p}")));
+            }
+            (None, Some(Long(p))) => p,
+            (None, None) => 0,
+        };
+        let filter = filter.unwrap_or_default().into_log_filter()?;
+        let rows = store.read_log(from, &filter, limit as u64 + 1).await?;
+        Ok(event_page(rows, limit, CursorKind::Position, from > 0))
+    }
+
+    /// One event by its id; null when there is none.
+    async fn event(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Event>, ApiError> {
+        let id = Uuid::parse_str(&id).map_err(|_| ApiError::bad_input(format!("event id {:?} is not a UUID", id.0)))?;
+        let store = ctx.data_unchecked::<EventStore>();
+        Ok(store.event(id).await?.map(Event::from))
+    }
+
+    async fn stats(&self, ctx: &Context<'_>) -> Result<Stats, ApiError> {
+        let store = ctx.data_unchecked::<EventStore>();
+        let stats = store.stats().await?;
+        let head = store.stored_head().await?;
+        Ok(Stats::new(stats, head))
+    }
+}

@@ -1,0 +1,60 @@
+//! The contract's custom scalars. `DateTime` comes from async-graphql's
+//! chrono support (RFC 3339).
+
+use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
+
+/// 64-bit signed integer (positions, versions). A JSON number on output;
+/// input accepts a number or a string of digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Long(pub i64);
+
+#[Scalar(name = "Long")]
+impl ScalarType for Long {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        match &value {
+            Value::Number(n) => n
+                .as_i64()
+                .map(Long)
+                .ok_or_else(|| InputValueError::custom(format!("{n} is not a 64-bit integer"))),
+            Value::String(s) => s
+                .trim()
+                .parse::<i64>()
+                .map(Long)
+                .map_err(|_| InputValueError::custom(format!("\"{s}\" is not a 64-bit integer"))),
+            _ => Err(InputValueError::expected_type(value)),
+        }
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}
+
+/// Any JSON value.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Json(pub serde_json::Value);
+
+#[Scalar(name = "JSON")]
+impl ScalarType for Json {
+    fn parse(value: Value) -> InputValueResult<Self> {
+        Ok(Json(value.into_json().map_err(InputValueError::custom)?))
+    }
+
+    fn to_value(&self) -> Value {
+        Value::from_json(self.0.clone()).unwrap_or(Value::Null)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_accepts_numbers_and_digit_strings_beyond_32_bits() {
+        assert_eq!(Long::parse(Value::from(5_000_000_000_i64)).unwrap(), Long(5_000_000_000));
+        assert_eq!(Long::parse(Value::from("9007199254740993")).unwrap(), Long(9_007_199_254_740_993));
+        assert!(Long::parse(Value::from("12a")).is_err());
+        assert!(Long::parse(Value::from(1.5)).is_err());
+        assert!(Long::parse(Value::Boolean(true)).is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! `Event`, its connection, and `EventFilter`.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::{ID, InputObject, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::graphql::ApiError;
+use crate::graphql::pagination::{self, CursorKind};
+use crate::graphql::scalars::{Json, Long};
+use crate::store::{LogFilter, RecordedEvent};
+
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Event {
+    /// Event id (UUID). Appending an event whose id is already stored in the
+    /// same stream is an idempotent no-op.
+    pub id: ID,
+    pub stream_id: ID,
+    /// 1-based position of the event inside its stream.
+    pub version: Long,
+    /// Global position in the whole log; strictly increasing in commit order.
+    pub position: Long,
+    #[graphql(name = "type")]
+    pub event_type: String,
+    /// Schema version of `data` as served (after upcasting to the current schema).
+    pub schema_version: i32,
+    pub data: Json,
+    /// correlationId, causationId, commandId and any client metadata.
+    pub metadata: Json,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<RecordedEvent> for Event {
+    fn from(e: RecordedEvent) -> Self {
+        Self {
+            id: ID(e.id.to_string()),
+            stream_id: ID(e.stream_id),
+            version: Long(e.version),
+            position: Long(e.position),
+            event_type: e.event_type,
+            schema_version: e.schema_version,
+            data: Json(e.data),
+            metadata: Json(e.metadata),
+            recorded_at: e.recorded_at,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, InputObject)]
+pub struct EventFilter {
+    pub stream_id: Option<ID>,
+    /// Stream category: the part of the stream id before the first '-'.
+    pub category: Option<String>,
+    pub types: Option<Vec<String>>,
+}
+
+impl EventFilter {
+    pub fn into_log_filter(self) -> Result<LogFilter, ApiError> {
+        if self.stream_id.as_ref().is_some_and(|s| s.is_empty()) {
+            return Err(ApiError::bad_input("filter.streamId must not be empty"));
+        }
+        if self.category.as_ref().is_some_and(|c| c.is_empty() || c.contains('-')) {
+            return Err(ApiError::bad_input(
+                "filter.category must be non-empty and contain no '-' (it is the part of a stream id before the first '-')",
+            ));
+        }
+        Ok(LogFilter {
+            stream_id: self.stream_id.map(|s| s.0),
+            category: self.category,
+            types: self.types.unwrap_or_default(),
+        })
+    }
+}
+
+/// A page of events. `rows` may hold one row more than `limit`: its presence
+/// is how the page knows there is a next one.
+pub fn event_page(
+    mut rows: Vec<RecordedEvent>,
+    limit: usize,
+    kind: CursorKind,
+    has_previous: bool,
+) -> Connection<String, Event> {
+    let has_next = rows.len() > limit;
+    rows.truncate(limit);
+    let mut page = Connection::new(has_previous, has_next);
+    page.edges.extend(rows.into_iter().map(|e| {
+        let key = match kind {
+            CursorKind::Position => e.position,
+            CursorKind::Version => e.version,
+        };
+        Edge::new(pagination::encode(kind, key), Event::from(e))
+    }));
+    page
+}

@@ -1,0 +1,33 @@
+//! Chronicle: an event-sourced CQRS server with a GraphQL API.
+//!
+//! # Layout
+//! - `store/`: the event store. Where an event is stored: `store/commit.rs`
+//!   (one transaction per batch), fed by the group-commit writer
+//!   (`store/writer.rs`); the append rules are in `store/plan.rs`.
+//! - `graphql/`: the schema: `query/`, `mutation/` (one file per area),
+//!   `types/` (API types, separate from the SeaORM entities), `scalars.rs`,
+//!   and `error.rs`, the one place where errors get their
+//!   `extensions.code`.
+//! - `http.rs`: the axum router (GraphQL over HTTP, GraphiQL, health).
+//! - `server.rs`: start-up (connect, migrate, open the store) and `serve`.
+//! - `db.rs`: connection settings; `config.rs`: command line.
+//!
+//! The tables are SeaORM entities in the `entity` crate; their migrations
+//! are in the `migration` crate.
+
+mod config;
+mod db;
+mod graphql;
+mod http;
+mod server;
+mod store;
+
+pub use config::{Cli, Command, DEFAULT_DATABASE_URL, DatabaseArgs, Limits, ServeArgs};
+pub use db::{connect, connect_and_migrate};
+pub use graphql::{ChronicleSchema, build_schema, sdl};
+pub use http::app;
+pub use server::{AppState, serve};
+pub use store::{
+    AppendOutcome, Direction, EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent, RecordedEvent,
+    StoreError, StoreStats, StreamAppend, StreamId, StreamInfo, category_of,
+};

@@ -1,0 +1,44 @@
+//! Start-up and serving: connect, migrate, open the store, build the
+//! schema; then serve until the shutdown signal.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use crate::config::{DatabaseArgs, Limits};
+use crate::graphql::{ChronicleSchema, build_schema};
+use crate::store::EventStore;
+
+/// Everything a request handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: EventStore,
+    pub schema: ChronicleSchema,
+}
+
+impl AppState {
+    /// Connects, runs migrations and starts the store's writer. The server
+    /// is ready once this returns.
+    pub async fn start(database: &DatabaseArgs, limits: Limits) -> Result<Self, crate::store::StoreError> {
+        let db = crate::db::connect_and_migrate(database).await?;
+        let store = EventStore::open(db).await?;
+        Ok(Self::new(store, limits))
+    }
+
+    pub fn new(store: EventStore, limits: Limits) -> Self {
+        let schema = build_schema(store.clone(), limits);
+        Self { store, schema }
+    }
+}
+
+/// Serves the app on `listener` until `shutdown` completes, then lets
+/// requests in flight finish. Taking the listener lets a test bind port 0.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, crate::http::app(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

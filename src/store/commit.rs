@@ -1,0 +1,181 @@
+//! One batch, one transaction: read what the checks need, plan, insert the
+//! new events and stream versions, commit.
+//!
+//! Ordering: the global position is `max(position) + 1`, read inside the
+//! transaction while no other writer can commit. SQLite gets that from its
+//! single write lock (taken up front with `BEGIN IMMEDIATE`); PostgreSQL from
+//! a transaction-level advisory lock that every Chronicle node takes before
+//! reading the head. So positions are handed out in commit order, with no
+//! gaps, and a reader of the global log can never see position N+1 before
+//! N is visible: the failure mode of sequence-based stores, where a slow
+//! transaction commits a lower position after a reader already moved on.
+
+use std::collections::HashMap;
+
+use chrono::{SubsecRound, Utc};
+use entity::{events, streams};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, SqliteTransactionMode, Statement, TransactionOptions,
+    TransactionTrait,
+};
+
+use super::plan::{BatchState, plan_batch};
+use super::{AppendOutcome, RecordedEvent, StoreError, StreamAppend, category_of};
+
+/// The key of the advisory lock that serializes appends on PostgreSQL
+/// ("CHRONICL" in ASCII).
+pub(crate) const APPEND_LOCK_KEY: i64 = 0x4348_524F_4E49_434C;
+/// Rows per INSERT statement: 9 bind parameters a row stays well under
+/// SQLite's and PostgreSQL's parameter limits.
+const INSERT_CHUNK: usize = 1_000;
+/// Ids per `IN (...)` list, for the same reason.
+const LOOKUP_CHUNK: usize = 1_000;
+
+pub(crate) struct Committed {
+    pub outcomes: Vec<Result<AppendOutcome, StoreError>>,
+    pub head: i64,
+}
+
+/// Commits every job that passes its checks, in one transaction. `Err` only
+/// when the transaction itself failed: then nothing of the batch is stored.
+pub(crate) async fn commit_batch(db: &DatabaseConnection, jobs: &[Vec<StreamAppend>]) -> Result<Committed, DbErr> {
+    let txn = begin_append(db).await?;
+    let state = BatchState {
+        head: read_head(&txn).await?,
+        versions: read_versions(&txn, jobs).await?,
+        existing: read_supplied_ids(&txn, jobs).await?,
+        // Stored precision is microseconds (PostgreSQL); truncating here
+        // makes the returned events equal to what a later read returns.
+        now: Utc::now().trunc_subsecs(6),
+    };
+    let plan = plan_batch(state, jobs);
+    if plan.new_events.is_empty() {
+        txn.rollback().await?;
+    } else {
+        insert_events(&txn, &plan.new_events).await?;
+        upsert_streams(&txn, &plan.touched, plan.new_events[0].recorded_at).await?;
+        txn.commit().await?;
+    }
+    Ok(Committed {
+        outcomes: plan.outcomes,
+        head: plan.head,
+    })
+}
+
+async fn begin_append(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
+    match db.get_database_backend() {
+        DbBackend::Sqlite => {
+            db.begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+        }
+        backend => {
+            let txn = db.begin().await?;
+            if backend == DbBackend::Postgres {
+                txn.execute_raw(Statement::from_sql_and_values(
+                    backend,
+                    "SELECT pg_advisory_xact_lock($1)",
+                    [APPEND_LOCK_KEY.into()],
+                ))
+                .await?;
+            }
+            Ok(txn)
+        }
+    }
+}
+
+pub(crate) async fn read_head<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {
+    let max: Option<Option<i64>> = events::Entity::find()
+        .select_only()
+        .column_as(events::Column::Position.max(), "head")
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(max.flatten().unwrap_or(0))
+}
+
+async fn read_versions(txn: &DatabaseTransaction, jobs: &[Vec<StreamAppend>]) -> Result<HashMap<String, i64>, DbErr> {
+    let mut ids: Vec<String> = jobs.iter().flatten().map(|a| a.stream.as_str().to_owned()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut versions = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let rows: Vec<(String, i64)> = streams::Entity::find()
+            .select_only()
+            .columns([streams::Column::Id, streams::Column::Version])
+            .filter(streams::Column::Id.is_in(chunk.iter().cloned()))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        versions.extend(rows);
+    }
+    Ok(versions)
+}
+
+/// Client-chosen ids may be retries; generated ones cannot collide, so only
+/// the former are looked up.
+async fn read_supplied_ids(
+    txn: &DatabaseTransaction,
+    jobs: &[Vec<StreamAppend>],
+) -> Result<HashMap<uuid::Uuid, RecordedEvent>, DbErr> {
+    let ids: Vec<uuid::Uuid> = jobs.iter().flatten().flat_map(|a| &a.events).filter_map(|e| e.id).collect();
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(LOOKUP_CHUNK) {
+        let rows = events::Entity::find()
+            .filter(events::Column::EventId.is_in(chunk.iter().copied()))
+            .all(txn)
+            .await?;
+        found.extend(rows.into_iter().map(|m| (m.event_id, RecordedEvent::from(m))));
+    }
+    Ok(found)
+}
+
+async fn insert_events(txn: &DatabaseTransaction, new_events: &[RecordedEvent]) -> Result<(), DbErr> {
+    for chunk in new_events.chunks(INSERT_CHUNK) {
+        let rows = chunk.iter().map(|e| events::ActiveModel {
+            position: Set(e.position),
+            event_id: Set(e.id),
+            stream_id: Set(e.stream_id.clone()),
+            version: Set(e.version),
+            event_type: Set(e.event_type.clone()),
+            schema_version: Set(e.schema_version),
+            data: Set(e.data.clone()),
+            metadata: Set(e.metadata.clone()),
+            recorded_at: Set(e.recorded_at),
+        });
+        events::Entity::insert_many(rows).exec_without_returning(txn).await?;
+    }
+    Ok(())
+}
+
+async fn upsert_streams(
+    txn: &DatabaseTransaction,
+    touched: &HashMap<String, i64>,
+    now: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let rows: Vec<streams::ActiveModel> = touched
+        .iter()
+        .map(|(id, version)| streams::ActiveModel {
+            id: Set(id.clone()),
+            category: Set(category_of(id).to_owned()),
+            version: Set(*version),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
+        streams::Entity::insert_many(chunk.iter().cloned())
+            .on_conflict(
+                OnConflict::column(streams::Column::Id)
+                    .update_columns([streams::Column::Version, streams::Column::UpdatedAt])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}

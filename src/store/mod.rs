@@ -1,0 +1,175 @@
+//! The event store: an append-only log of events in streams.
+//!
+//! - `append` / `append_multi`: optimistic concurrency per stream, atomic
+//!   across streams, idempotent by client-chosen event id. Every append goes
+//!   through the group-commit writer (`writer.rs`), which batches concurrent
+//!   appends into one transaction (`commit.rs`) after checking each on its
+//!   own (`plan.rs`).
+//! - Reads (`read.rs`): a stream by version, the global log by position,
+//!   one event by id.
+//! - `head()` / `watch_head()`: the last committed global position, updated
+//!   by the writer after each commit, for whoever waits for new events.
+
+mod commit;
+mod error;
+mod plan;
+mod read;
+mod types;
+mod writer;
+
+use sea_orm::{DatabaseConnection, DbBackend};
+use tokio::sync::{mpsc, oneshot, watch};
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use read::{Direction, LogFilter, StoreStats};
+pub use types::{
+    AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend, StreamId, StreamInfo,
+    category_of,
+};
+
+/// Most events one append may carry; bigger imports go in several appends.
+pub const MAX_APPEND_EVENTS: usize = 10_000;
+
+/// A handle on the store; cheap to clone, shared by everything in a server.
+#[derive(Clone)]
+pub struct EventStore {
+    db: DatabaseConnection,
+    writer: mpsc::Sender<writer::AppendJob>,
+    head: watch::Receiver<i64>,
+}
+
+impl EventStore {
+    /// Opens the store on a migrated database and starts its writer.
+    pub async fn open(db: DatabaseConnection) -> Result<Self, StoreError> {
+        let head = commit::read_head(&db).await?;
+        let (head_tx, head_rx) = watch::channel(head);
+        let writer = writer::spawn(db.clone(), head_tx);
+        Ok(Self {
+            db,
+            writer,
+            head: head_rx,
+        })
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Appends `events` to one stream if it is at `expected`.
+    pub async fn append(
+        &self,
+        stream: StreamId,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<AppendOutcome, StoreError> {
+        self.append_multi(vec![StreamAppend {
+            stream,
+            expected,
+            events,
+        }])
+        .await
+    }
+
+    /// Appends to several streams atomically: every stream's check passes
+    /// and every event commits, or nothing does. Returns once the events
+    /// are durable.
+    pub async fn append_multi(&self, appends: Vec<StreamAppend>) -> Result<AppendOutcome, StoreError> {
+        validate(&appends)?;
+        let (reply, outcome) = oneshot::channel();
+        self.writer
+            .send(writer::AppendJob {
+                streams: appends,
+                reply,
+            })
+            .await
+            .map_err(|_| StoreError::Unavailable)?;
+        outcome.await.map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Events of one stream: forward from version `from` (default 1), or
+    /// backward from `from` (default: the last), at most `limit`.
+    pub async fn read_stream(
+        &self,
+        stream: &str,
+        from: Option<i64>,
+        direction: Direction,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        Ok(read::stream(&self.db, stream, from, direction, limit).await?)
+    }
+
+    /// The global log: events with position > `after`, ascending.
+    pub async fn read_log(&self, after: i64, filter: &LogFilter, limit: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+        Ok(read::log(&self.db, after, filter, limit).await?)
+    }
+
+    pub async fn event(&self, id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
+        Ok(read::event(&self.db, id).await?)
+    }
+
+    pub async fn stream_info(&self, id: &str) -> Result<Option<StreamInfo>, StoreError> {
+        Ok(read::stream_info(&self.db, id).await?)
+    }
+
+    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
+        Ok(read::stats(&self.db).await?)
+    }
+
+    /// The last position this node committed (or found at start-up).
+    pub fn head(&self) -> i64 {
+        *self.head.borrow()
+    }
+
+    /// The head as it moves: woken once per committed batch.
+    pub fn watch_head(&self) -> watch::Receiver<i64> {
+        self.head.clone()
+    }
+
+    /// The head as stored, including other nodes' commits.
+    pub async fn stored_head(&self) -> Result<i64, StoreError> {
+        Ok(commit::read_head(&self.db).await?)
+    }
+}
+
+fn validate(appends: &[StreamAppend]) -> Result<(), StoreError> {
+    if appends.is_empty() {
+        return Err(StoreError::invalid("an append needs at least one stream"));
+    }
+    let mut streams = std::collections::HashSet::new();
+    let mut ids = std::collections::HashSet::new();
+    let mut total = 0;
+    for append in appends {
+        if !streams.insert(append.stream.as_str()) {
+            return Err(StoreError::invalid(format!(
+                "stream {} appears twice in one append",
+                append.stream
+            )));
+        }
+        if append.events.is_empty() {
+            return Err(StoreError::invalid(format!(
+                "the append to stream {} has no events",
+                append.stream
+            )));
+        }
+        total += append.events.len();
+        for event in &append.events {
+            event.validate()?;
+            if let Some(id) = event.id
+                && !ids.insert(id)
+            {
+                return Err(StoreError::invalid(format!("event id {id} appears twice in one append")));
+            }
+        }
+    }
+    if total > MAX_APPEND_EVENTS {
+        return Err(StoreError::invalid(format!(
+            "an append may carry at most {MAX_APPEND_EVENTS} events, got {total}"
+        )));
+    }
+    Ok(())
+}

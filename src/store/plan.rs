@@ -1,0 +1,190 @@
+//! Deciding a batch: which jobs pass their checks, and the versions and
+//! positions their events get. Pure, so the rules are tested without a
+//! database; `commit.rs` feeds it what the transaction read and writes what
+//! it returns.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{AppendOutcome, ExpectedVersion, RecordedEvent, StoreError, StreamAppend};
+
+/// What the transaction knows before planning: the streams' versions, the
+/// client-supplied event ids that are already stored, and the head.
+pub(crate) struct BatchState {
+    pub versions: HashMap<String, i64>,
+    pub existing: HashMap<Uuid, RecordedEvent>,
+    pub head: i64,
+    pub now: DateTime<Utc>,
+}
+
+/// The batch's decisions: one outcome per job, and the new rows to insert.
+pub(crate) struct BatchPlan {
+    pub outcomes: Vec<Result<AppendOutcome, StoreError>>,
+    pub new_events: Vec<RecordedEvent>,
+    /// Streams whose version changed, with their new version.
+    pub touched: HashMap<String, i64>,
+    pub head: i64,
+}
+
+pub(crate) fn plan_batch(mut state: BatchState, jobs: &[Vec<StreamAppend>]) -> BatchPlan {
+    let mut new_events = Vec::new();
+    let mut touched = HashMap::new();
+    let outcomes = jobs
+        .iter()
+        .map(|job| {
+            let outcome = plan_job(&mut state, job)?;
+            if outcome.appended {
+                new_events.extend(outcome.events.iter().cloned());
+                for (stream, version) in &outcome.versions {
+                    touched.insert(stream.as_str().to_owned(), *version);
+                }
+            }
+            Ok(outcome)
+        })
+        .collect();
+    BatchPlan {
+        outcomes,
+        new_events,
+        touched,
+        head: state.head,
+    }
+}
+
+/// Checks one job against the state and, when it passes, advances the state
+/// as if its events were written. A failed job leaves the state untouched.
+fn plan_job(state: &mut BatchState, job: &[StreamAppend]) -> Result<AppendOutcome, StoreError> {
+    let mut retried = 0;
+    for append in job {
+        if already_stored(state, append)? {
+            retried += 1;
+        }
+    }
+    if retried == job.len() {
+        return Ok(replay_of_stored(state, job));
+    }
+    if retried > 0 {
+        // A multi-stream append commits whole or not at all, so part of it
+        // being stored means these ids were used by some other append.
+        let event = job
+            .iter()
+            .flat_map(|a| &a.events)
+            .find_map(|e| e.id.and_then(|id| state.existing.get(&id)))
+            .expect("a stored stream append has a stored id");
+        return Err(duplicate(event));
+    }
+    for append in job {
+        let actual = current_version(state, append.stream.as_str());
+        if !append.expected.admits(actual) {
+            return Err(conflict(append, actual));
+        }
+    }
+    let mut versions = Vec::with_capacity(job.len());
+    let mut events = Vec::new();
+    for append in job {
+        let mut version = current_version(state, append.stream.as_str());
+        for new in &append.events {
+            version += 1;
+            state.head += 1;
+            let event = RecordedEvent {
+                id: new.id.unwrap_or_else(Uuid::new_v4),
+                stream_id: append.stream.as_str().to_owned(),
+                version,
+                position: state.head,
+                event_type: new.event_type.clone(),
+                schema_version: new.schema_version,
+                data: new.data.clone(),
+                metadata: Value::Object(new.metadata.clone()),
+                recorded_at: state.now,
+            };
+            // A later job in the same batch may be a retry of this one.
+            if new.id.is_some() {
+                state.existing.insert(event.id, event.clone());
+            }
+            events.push(event);
+        }
+        state.versions.insert(append.stream.as_str().to_owned(), version);
+        versions.push((append.stream.clone(), version));
+    }
+    Ok(AppendOutcome {
+        versions,
+        position: state.head,
+        events,
+        appended: true,
+    })
+}
+
+/// True when every event of `append` is already stored in its stream, in
+/// order and where `expected` says the append goes: a retry of a committed
+/// append. An id stored anywhere else is a duplicate; an id stored in the
+/// right place but at an unexpected version is a conflict.
+fn already_stored(state: &BatchState, append: &StreamAppend) -> Result<bool, StoreError> {
+    let stored: Vec<Option<&RecordedEvent>> = append
+        .events
+        .iter()
+        .map(|e| e.id.and_then(|id| state.existing.get(&id)))
+        .collect();
+    let Some(first) = stored.iter().flatten().next() else {
+        return Ok(false);
+    };
+    let stream = append.stream.as_str();
+    let in_place = stored[0].is_some_and(|start| {
+        stored.iter().enumerate().all(|(i, found)| {
+            found.is_some_and(|e| e.stream_id == stream && e.version == start.version + i as i64)
+        })
+    });
+    if !in_place {
+        let misplaced = stored
+            .iter()
+            .flatten()
+            .find(|e| e.stream_id != stream)
+            .unwrap_or(first);
+        return Err(duplicate(misplaced));
+    }
+    let before = first.version - 1;
+    if append.expected != ExpectedVersion::Any && !append.expected.admits(before) {
+        return Err(conflict(append, current_version(state, stream)));
+    }
+    Ok(true)
+}
+
+/// The outcome of an append whose events are all stored already.
+fn replay_of_stored(state: &BatchState, job: &[StreamAppend]) -> AppendOutcome {
+    let events: Vec<RecordedEvent> = job
+        .iter()
+        .flat_map(|a| &a.events)
+        .filter_map(|e| e.id.and_then(|id| state.existing.get(&id)).cloned())
+        .collect();
+    let versions = job
+        .iter()
+        .map(|a| (a.stream.clone(), current_version(state, a.stream.as_str())))
+        .collect();
+    AppendOutcome {
+        versions,
+        position: events.iter().map(|e| e.position).max().unwrap_or(state.head),
+        events,
+        appended: false,
+    }
+}
+
+fn current_version(state: &BatchState, stream: &str) -> i64 {
+    state.versions.get(stream).copied().unwrap_or(0)
+}
+
+fn conflict(append: &StreamAppend, actual: i64) -> StoreError {
+    StoreError::Conflict {
+        stream: append.stream.to_string(),
+        expected: append.expected.as_number().unwrap_or(actual),
+        actual,
+    }
+}
+
+fn duplicate(event: &RecordedEvent) -> StoreError {
+    StoreError::DuplicateEventId {
+        id: event.id,
+        stream: event.stream_id.clone(),
+        version: event.version,
+    }
+}

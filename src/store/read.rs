@@ -1,0 +1,154 @@
+//! Reads: a stream forward or backward, the global log after a position
+//! (filtered), one event by id, the stream index and counts.
+
+use entity::{events, streams};
+use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use uuid::Uuid;
+
+use super::{RecordedEvent, StreamInfo};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Direction {
+    #[default]
+    Forward,
+    Backward,
+}
+
+/// Which events of the global log to return.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LogFilter {
+    pub stream_id: Option<String>,
+    pub category: Option<String>,
+    /// Empty means every type.
+    pub types: Vec<String>,
+}
+
+impl LogFilter {
+    pub fn matches(&self, event: &RecordedEvent) -> bool {
+        self.stream_id.as_ref().is_none_or(|s| *s == event.stream_id)
+            && self
+                .category
+                .as_ref()
+                .is_none_or(|c| super::category_of(&event.stream_id) == c)
+            && (self.types.is_empty() || self.types.contains(&event.event_type))
+    }
+
+    fn condition(&self) -> Condition {
+        let mut cond = Condition::all();
+        if let Some(stream) = &self.stream_id {
+            cond = cond.add(events::Column::StreamId.eq(stream.clone()));
+        }
+        if let Some(category) = &self.category {
+            // A category never contains '-', but it may contain LIKE's own
+            // wildcards, which must match themselves.
+            let escaped = category.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let pattern = LikeExpr::new(format!("{escaped}-%")).escape('\\');
+            cond = cond.add(
+                Condition::any()
+                    .add(Expr::col(events::Column::StreamId).like(pattern))
+                    .add(events::Column::StreamId.eq(category.clone())),
+            );
+        }
+        if !self.types.is_empty() {
+            cond = cond.add(events::Column::EventType.is_in(self.types.clone()));
+        }
+        cond
+    }
+}
+
+pub(crate) async fn stream(
+    db: &DatabaseConnection,
+    stream_id: &str,
+    from: Option<i64>,
+    direction: Direction,
+    limit: u64,
+) -> Result<Vec<RecordedEvent>, DbErr> {
+    let mut query = events::Entity::find().filter(events::Column::StreamId.eq(stream_id));
+    query = match direction {
+        Direction::Forward => query
+            .filter(events::Column::Version.gte(from.unwrap_or(1)))
+            .order_by(events::Column::Version, Order::Asc),
+        Direction::Backward => {
+            if let Some(from) = from {
+                query = query.filter(events::Column::Version.lte(from));
+            }
+            query.order_by(events::Column::Version, Order::Desc)
+        }
+    };
+    let rows = query.limit(limit).all(db).await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
+}
+
+pub(crate) async fn log(
+    db: &DatabaseConnection,
+    after: i64,
+    filter: &LogFilter,
+    limit: u64,
+) -> Result<Vec<RecordedEvent>, DbErr> {
+    let rows = events::Entity::find()
+        .filter(events::Column::Position.gt(after))
+        .filter(filter.condition())
+        .order_by(events::Column::Position, Order::Asc)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
+}
+
+pub(crate) async fn event(db: &DatabaseConnection, id: Uuid) -> Result<Option<RecordedEvent>, DbErr> {
+    let row = events::Entity::find()
+        .filter(events::Column::EventId.eq(id))
+        .one(db)
+        .await?;
+    Ok(row.map(RecordedEvent::from))
+}
+
+pub(crate) async fn stream_info(db: &DatabaseConnection, id: &str) -> Result<Option<StreamInfo>, DbErr> {
+    Ok(streams::Entity::find_by_id(id.to_owned()).one(db).await?.map(StreamInfo::from))
+}
+
+/// Counts for `stats`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    pub total_events: i64,
+    pub total_streams: i64,
+    pub events_by_type: Vec<(String, i64)>,
+    /// (category, streams, events)
+    pub streams_by_category: Vec<(String, i64, i64)>,
+}
+
+pub(crate) async fn stats(db: &DatabaseConnection) -> Result<StoreStats, DbErr> {
+    let total_events = events::Entity::find().count(db).await? as i64;
+    let total_streams = streams::Entity::find().count(db).await? as i64;
+    let events_by_type: Vec<(String, i64)> = events::Entity::find()
+        .select_only()
+        .column(events::Column::EventType)
+        .column_as(events::Column::Position.count(), "n")
+        .group_by(events::Column::EventType)
+        .order_by(events::Column::EventType, Order::Asc)
+        .into_tuple()
+        .all(db)
+        .await?;
+    // A stream's version is its event count, so the stream index alone
+    // answers per-category totals without scanning the log.
+    let streams_by_category: Vec<(String, i64, i64)> = streams::Entity::find()
+        .select_only()
+        .column(streams::Column::Category)
+        .column_as(streams::Column::Id.count(), "streams")
+        .column_as(streams::Column::Version.sum(), "events")
+        .group_by(streams::Column::Category)
+        .order_by(streams::Column::Category, Order::Asc)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(StoreStats {
+        total_events,
+        total_streams,
+        events_by_type,
+        streams_by_category,
+    })
+}

@@ -1,0 +1,109 @@
+//! The group-commit writer: the one task that appends to the event log.
+//!
+//! Every append is a job on a queue. The writer takes the first job as soon
+//! as it arrives (no waiting for company, so a lone writer pays no extra
+//! latency), then drains whatever queued up behind it while the previous
+//! batch was committing, and commits them all in one transaction: one fsync
+//! for many appends. Each job is checked on its own, so a stale expected
+//! version fails only that job.
+//!
+//! One writer per process makes SQLite's single-writer rule cheap, and on
+//! PostgreSQL the batch holds a transaction-level advisory lock, so positions
+//! are handed out and committed in the same order across replicas (see
+//! `commit.rs`).
+
+use sea_orm::DatabaseConnection;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::commit::commit_batch;
+use super::{AppendOutcome, StoreError, StreamAppend};
+
+/// At most this many events go into one transaction; a larger queue waits
+/// for the next batch. Big enough to amortize the fsync, small enough that
+/// a batch commits in a few milliseconds.
+const MAX_BATCH_EVENTS: usize = 4_096;
+/// Queue depth: appenders wait (back-pressure) beyond it.
+const QUEUE_DEPTH: usize = 8_192;
+
+pub(crate) type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
+
+/// One append request waiting for the writer.
+pub(crate) struct AppendJob {
+    pub streams: Vec<StreamAppend>,
+    pub reply: Reply,
+}
+
+impl AppendJob {
+    fn event_count(&self) -> usize {
+        self.streams.iter().map(|s| s.events.len()).sum()
+    }
+}
+
+/// Starts the writer; it stops when every sender is dropped.
+pub(crate) fn spawn(db: DatabaseConnection, head: watch::Sender<i64>) -> mpsc::Sender<AppendJob> {
+    let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+    tokio::spawn(run(db, rx, head));
+    tx
+}
+
+async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<AppendJob>, head: watch::Sender<i64>) {
+    while let Some(first) = rx.recv().await {
+        let mut events = first.event_count();
+        let mut batch = vec![first];
+        while events < MAX_BATCH_EVENTS {
+            match rx.try_recv() {
+                Ok(job) => {
+                    events += job.event_count();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        process(&db, batch, &head).await;
+    }
+    tracing::debug!("event store writer stopped");
+}
+
+async fn process(db: &DatabaseConnection, batch: Vec<AppendJob>, head: &watch::Sender<i64>) {
+    let (requests, replies): (Vec<_>, Vec<_>) =
+        batch.into_iter().map(|j| (j.streams, j.reply)).unzip();
+    match commit_batch(db, &requests).await {
+        Ok(committed) => {
+            publish(head, committed.head);
+            for (reply, outcome) in replies.into_iter().zip(committed.outcomes) {
+                let _ = reply.send(outcome);
+            }
+        }
+        // A failed transaction (a lost connection, a constraint that another
+        // process beat us to) must not fail every job in it: retry each on
+        // its own so only the job at fault sees the error.
+        Err(err) if requests.len() > 1 => {
+            tracing::warn!(error = %err, jobs = requests.len(), "batch commit failed; retrying jobs one by one");
+            for (request, reply) in requests.into_iter().zip(replies) {
+                let outcome = match commit_batch(db, std::slice::from_ref(&request)).await {
+                    Ok(mut committed) => {
+                        publish(head, committed.head);
+                        committed.outcomes.remove(0)
+                    }
+                    Err(err) => Err(StoreError::Database(err)),
+                };
+                let _ = reply.send(outcome);
+            }
+        }
+        Err(err) => {
+            if let Some(reply) = replies.into_iter().next() {
+                let _ = reply.send(Err(StoreError::Database(err)));
+            }
+        }
+    }
+}
+
+fn publish(head: &watch::Sender<i64>, position: i64) {
+    head.send_if_modified(|current| {
+        let moved = position > *current;
+        if moved {
+            *current = position;
+        }
+        moved
+    });
+}
