@@ -1,0 +1,157 @@
+//! Test support: a fresh database per test (SQLite in a temp file, and
+//! PostgreSQL in its own schema when `TEST_DATABASE_URL` is set), and a real
+//! server on a random port.
+
+use std::net::SocketAddr;
+
+use chronicle::{AppState, DatabaseArgs, EventStore, Limits};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+
+/// One fresh, empty database.
+pub struct TestDb {
+    pub name: &'static str,
+    pub args: DatabaseArgs,
+    _dir: Option<tempfile::TempDir>,
+    pg_schema: Option<(String, String)>,
+}
+
+/// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set.
+pub async fn databases() -> Vec<TestDb> {
+    let mut dbs = vec![TestDb::sqlite()];
+    if let Ok(url) = std::env::var("TEST_DATABASE_URL")
+        && !url.is_empty()
+    {
+        dbs.push(TestDb::postgres(&url).await);
+    }
+    dbs
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("chronicle.db").display());
+        Self {
+            name: "sqlite",
+            args: DatabaseArgs {
+                database_url: url,
+                db_pool_size: 8,
+            },
+            _dir: Some(dir),
+            pg_schema: None,
+        }
+    }
+
+    pub async fn postgres(base_url: &str) -> Self {
+        use sea_orm::ConnectionTrait;
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = sea_orm::Database::connect(base_url).await.expect("connect to TEST_DATABASE_URL");
+        admin
+            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .expect("create test schema");
+        admin.close().await.ok();
+        let sep = if base_url.contains('?') { '&' } else { '?' };
+        Self {
+            name: "postgres",
+            args: DatabaseArgs {
+                database_url: format!("{base_url}{sep}options[search_path]={schema}"),
+                db_pool_size: 8,
+            },
+            _dir: None,
+            pg_schema: Some((base_url.to_owned(), schema)),
+        }
+    }
+
+    /// A migrated store on this database (a new pool and writer each call:
+    /// two calls behave like two server nodes).
+    pub async fn store(&self) -> EventStore {
+        let db = chronicle::connect_and_migrate(&self.args).await.expect("migrate");
+        EventStore::open(db).await.expect("open store")
+    }
+
+    /// Drops the PostgreSQL schema (the SQLite file goes with the temp dir).
+    pub async fn cleanup(self) {
+        use sea_orm::ConnectionTrait;
+        if let Some((url, schema)) = &self.pg_schema
+            && let Ok(admin) = sea_orm::Database::connect(url.as_str()).await
+        {
+            let _ = admin
+                .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
+                .await;
+            admin.close().await.ok();
+        }
+    }
+}
+
+/// The real server on 127.0.0.1, on a port the OS picked.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start(db: &TestDb) -> Self {
+        Self::start_with(db, Limits::default()).await
+    }
+
+    pub async fn start_with(db: &TestDb, limits: Limits) -> Self {
+        let state = AppState::start(&db.args, limits).await.expect("start app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            chronicle::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        Self {
+            addr,
+            client: reqwest::Client::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs a GraphQL request and returns the whole JSON response.
+    pub async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.client
+            .post(self.url("/graphql"))
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("POST /graphql")
+            .json()
+            .await
+            .expect("JSON response")
+    }
+
+    /// Like `gql`, but panics unless the response has no errors; returns `data`.
+    #[track_caller]
+    pub fn data(response: &Value) -> &Value {
+        assert!(response.get("errors").is_none(), "unexpected errors: {response:#}");
+        &response["data"]
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// The `extensions.code` of the first error, if any.
+pub fn error_code(response: &Value) -> Option<&str> {
+    response["errors"][0]["extensions"]["code"].as_str()
+}

@@ -1,0 +1,1 @@
+//! Concurrency guarantees of the store.

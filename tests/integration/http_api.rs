@@ -1,0 +1,1 @@
+//! The server over HTTP: GraphQL append and reads, errors, negotiation.

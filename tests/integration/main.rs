@@ -1,0 +1,8 @@
+//! Integration tests: the store against real databases, and the server
+//! over HTTP on a random port. Each test runs on SQLite, and on PostgreSQL
+//! too when `TEST_DATABASE_URL` is set.
+
+mod common;
+mod concurrency;
+mod http_api;
+mod store;

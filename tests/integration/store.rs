@@ -1,0 +1,1 @@
+//! The store API on real databases.
