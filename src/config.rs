@@ -8,7 +8,11 @@ use clap::{Args, Parser, Subcommand};
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://chronicle.db";
 
 #[derive(Debug, Parser)]
-#[command(name = "chronicle", version, about = "An event-sourced CQRS server with a GraphQL API")]
+#[command(
+    name = "chronicle",
+    version,
+    about = "An event-sourced CQRS server with a GraphQL API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -49,17 +49,33 @@ async fn graphql_get(
     let request = match request.map(GraphQLRequest::into_inner) {
         Ok(request) if !request.query.trim().is_empty() => request,
         _ if accepts(&headers, "text/html") => return graphiql().await.into_response(),
-        _ => return request_error(&headers, StatusCode::BAD_REQUEST, "a GET needs a `query` parameter"),
+        _ => {
+            return request_error(
+                &headers,
+                StatusCode::BAD_REQUEST,
+                "a GET needs a `query` parameter",
+            );
+        }
     };
     if is_mutation(&request) {
-        let mut response = request_error(&headers, StatusCode::METHOD_NOT_ALLOWED, "mutations must be sent with POST");
-        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
+        let mut response = request_error(
+            &headers,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
     respond(&headers, state.schema.execute(request).await)
 }
 
-async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, request: GraphQLRequest) -> Response {
+async fn graphql_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    request: GraphQLRequest,
+) -> Response {
     respond(&headers, state.schema.execute(request.into_inner()).await)
 }
 
@@ -83,7 +99,11 @@ fn respond(headers: &HeaderMap, response: async_graphql::Response) -> Response {
             return StatusCode::INTERNAL_SERVER_ERROR.into_response();
         }
     };
-    let content_type = if modern { GRAPHQL_RESPONSE_JSON } else { "application/json" };
+    let content_type = if modern {
+        GRAPHQL_RESPONSE_JSON
+    } else {
+        "application/json"
+    };
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
@@ -102,7 +122,11 @@ fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|v| v.split(';').next().is_some_and(|t| t.trim().eq_ignore_ascii_case(media_type)))
+        .any(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|t| t.trim().eq_ignore_ascii_case(media_type))
+        })
 }
 
 fn is_mutation(request: &async_graphql::Request) -> bool {

@@ -28,6 +28,6 @@ pub use graphql::{ChronicleSchema, build_schema, sdl};
 pub use http::app;
 pub use server::{AppState, serve};
 pub use store::{
-    AppendOutcome, Direction, EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent, RecordedEvent,
-    StoreError, StoreStats, StreamAppend, StreamId, StreamInfo, category_of,
+    AppendOutcome, Direction, EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent,
+    RecordedEvent, StoreError, StoreStats, StreamAppend, StreamId, StreamInfo, category_of,
 };

@@ -19,7 +19,10 @@ pub struct AppState {
 impl AppState {
     /// Connects, runs migrations and starts the store's writer. The server
     /// is ready once this returns.
-    pub async fn start(database: &DatabaseArgs, limits: Limits) -> Result<Self, crate::store::StoreError> {
+    pub async fn start(
+        database: &DatabaseArgs,
+        limits: Limits,
+    ) -> Result<Self, crate::store::StoreError> {
         let db = crate::db::connect_and_migrate(database).await?;
         let store = EventStore::open(db).await?;
         Ok(Self::new(store, limits))

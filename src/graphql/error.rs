@@ -59,7 +59,9 @@ impl From<StoreError> for ApiError {
                 actual,
             },
             err @ StoreError::DuplicateEventId { .. } => Self::AlreadyExists(err.to_string()),
-            err @ (StoreError::Unavailable | StoreError::Database(_)) => Self::Internal(err.to_string()),
+            err @ (StoreError::Unavailable | StoreError::Database(_)) => {
+                Self::Internal(err.to_string())
+            }
         }
     }
 }

@@ -18,7 +18,11 @@ pub(crate) use error::ApiError;
 pub type ChronicleSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
 fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
-    Schema::build(query::Query::default(), mutation::Mutation::default(), EmptySubscription)
+    Schema::build(
+        query::Query::default(),
+        mutation::Mutation::default(),
+        EmptySubscription,
+    )
 }
 
 /// The schema with its data; building it touches no database.
@@ -36,4 +40,24 @@ pub fn sdl() -> String {
     builder()
         .finish()
         .sdl_with_options(async_graphql::SDLExportOptions::new().sorted_fields())
+}
+
+#[cfg(test)]
+mod tests {
+    /// `schema.graphql` is what clients and reviewers read; it must be the
+    /// code's schema exactly. `UPDATE_SCHEMA=1 cargo test` rewrites it.
+    #[test]
+    fn schema_graphql_matches_the_code() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql");
+        let sdl = super::sdl();
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(path, &sdl).expect("write schema.graphql");
+        }
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == sdl,
+            "schema.graphql differs from the code: run `cargo run -- schema > schema.graphql` \
+             (or `UPDATE_SCHEMA=1 cargo test`) and review the diff"
+        );
+    }
 }

@@ -32,10 +32,16 @@ pub fn encode(kind: CursorKind, key: i64) -> String {
 }
 
 pub fn decode(kind: CursorKind, cursor: &str) -> Result<i64, ApiError> {
-    let unknown = || ApiError::bad_input(format!("unknown cursor {cursor:?}: pass an endCursor from this list"));
+    let unknown = || {
+        ApiError::bad_input(format!(
+            "unknown cursor {cursor:?}: pass an endCursor from this list"
+        ))
+    };
     let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| unknown())?;
     let text = String::from_utf8(raw).map_err(|_| unknown())?;
-    let key = text.strip_prefix(kind.tag()).and_then(|rest| rest.strip_prefix("1:"));
+    let key = text
+        .strip_prefix(kind.tag())
+        .and_then(|rest| rest.strip_prefix("1:"));
     key.and_then(|k| k.parse().ok()).ok_or_else(unknown)
 }
 
@@ -43,7 +49,9 @@ pub fn decode(kind: CursorKind, cursor: &str) -> Result<i64, ApiError> {
 pub fn page_size(first: Option<i32>, limits: &Limits) -> Result<usize, ApiError> {
     match first {
         None => Ok(limits.default_page_size),
-        Some(n) if n < 0 => Err(ApiError::bad_input(format!("first must be 0 or more, got {n}"))),
+        Some(n) if n < 0 => Err(ApiError::bad_input(format!(
+            "first must be 0 or more, got {n}"
+        ))),
         Some(n) if n as usize > limits.max_page_size => Err(ApiError::bad_input(format!(
             "first may be at most {}, got {n}",
             limits.max_page_size

@@ -16,11 +16,11 @@ impl ScalarType for Long {
                 .as_i64()
                 .map(Long)
                 .ok_or_else(|| InputValueError::custom(format!("{n} is not a 64-bit integer"))),
-            Value::String(s) => s
-                .trim()
-                .parse::<i64>()
-                .map(Long)
-                .map_err(|_| InputValueError::custom(format!("\"{s}\" is not a 64-bit integer"))),
+            Value::String(s) => {
+                s.trim().parse::<i64>().map(Long).map_err(|_| {
+                    InputValueError::custom(format!("\"{s}\" is not a 64-bit integer"))
+                })
+            }
             _ => Err(InputValueError::expected_type(value)),
         }
     }
@@ -51,8 +51,14 @@ mod tests {
 
     #[test]
     fn long_accepts_numbers_and_digit_strings_beyond_32_bits() {
-        assert_eq!(Long::parse(Value::from(5_000_000_000_i64)).unwrap(), Long(5_000_000_000));
-        assert_eq!(Long::parse(Value::from("9007199254740993")).unwrap(), Long(9_007_199_254_740_993));
+        assert_eq!(
+            Long::parse(Value::from(5_000_000_000_i64)).unwrap(),
+            Long(5_000_000_000)
+        );
+        assert_eq!(
+            Long::parse(Value::from("9007199254740993")).unwrap(),
+            Long(9_007_199_254_740_993)
+        );
         assert!(Long::parse(Value::from("12a")).is_err());
         assert!(Long::parse(Value::from(1.5)).is_err());
         assert!(Long::parse(Value::Boolean(true)).is_err());

@@ -16,9 +16,9 @@ use chrono::{SubsecRound, Utc};
 use entity::{events, streams};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, SqliteTransactionMode, Statement,
+    TransactionOptions, TransactionTrait,
 };
 
 use super::plan::{BatchState, plan_batch};
@@ -40,7 +40,10 @@ pub(crate) struct Committed {
 
 /// Commits every job that passes its checks, in one transaction. `Err` only
 /// when the transaction itself failed: then nothing of the batch is stored.
-pub(crate) async fn commit_batch(db: &DatabaseConnection, jobs: &[Vec<StreamAppend>]) -> Result<Committed, DbErr> {
+pub(crate) async fn commit_batch(
+    db: &DatabaseConnection,
+    jobs: &[Vec<StreamAppend>],
+) -> Result<Committed, DbErr> {
     let txn = begin_append(db).await?;
     let state = BatchState {
         head: read_head(&txn).await?,
@@ -98,8 +101,15 @@ pub(crate) async fn read_head<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr
     Ok(max.flatten().unwrap_or(0))
 }
 
-async fn read_versions(txn: &DatabaseTransaction, jobs: &[Vec<StreamAppend>]) -> Result<HashMap<String, i64>, DbErr> {
-    let mut ids: Vec<String> = jobs.iter().flatten().map(|a| a.stream.as_str().to_owned()).collect();
+async fn read_versions(
+    txn: &DatabaseTransaction,
+    jobs: &[Vec<StreamAppend>],
+) -> Result<HashMap<String, i64>, DbErr> {
+    let mut ids: Vec<String> = jobs
+        .iter()
+        .flatten()
+        .map(|a| a.stream.as_str().to_owned())
+        .collect();
     ids.sort_unstable();
     ids.dedup();
     let mut versions = HashMap::with_capacity(ids.len());
@@ -122,19 +132,30 @@ async fn read_supplied_ids(
     txn: &DatabaseTransaction,
     jobs: &[Vec<StreamAppend>],
 ) -> Result<HashMap<uuid::Uuid, RecordedEvent>, DbErr> {
-    let ids: Vec<uuid::Uuid> = jobs.iter().flatten().flat_map(|a| &a.events).filter_map(|e| e.id).collect();
+    let ids: Vec<uuid::Uuid> = jobs
+        .iter()
+        .flatten()
+        .flat_map(|a| &a.events)
+        .filter_map(|e| e.id)
+        .collect();
     let mut found = HashMap::new();
     for chunk in ids.chunks(LOOKUP_CHUNK) {
         let rows = events::Entity::find()
             .filter(events::Column::EventId.is_in(chunk.iter().copied()))
             .all(txn)
             .await?;
-        found.extend(rows.into_iter().map(|m| (m.event_id, RecordedEvent::from(m))));
+        found.extend(
+            rows.into_iter()
+                .map(|m| (m.event_id, RecordedEvent::from(m))),
+        );
     }
     Ok(found)
 }
 
-async fn insert_events(txn: &DatabaseTransaction, new_events: &[RecordedEvent]) -> Result<(), DbErr> {
+async fn insert_events(
+    txn: &DatabaseTransaction,
+    new_events: &[RecordedEvent],
+) -> Result<(), DbErr> {
     for chunk in new_events.chunks(INSERT_CHUNK) {
         let rows = chunk.iter().map(|e| events::ActiveModel {
             position: Set(e.position),
@@ -147,7 +168,9 @@ async fn insert_events(txn: &DatabaseTransaction, new_events: &[RecordedEvent]) 
             metadata: Set(e.metadata.clone()),
             recorded_at: Set(e.recorded_at),
         });
-        events::Entity::insert_many(rows).exec_without_returning(txn).await?;
+        events::Entity::insert_many(rows)
+            .exec_without_returning(txn)
+            .await?;
     }
     Ok(())
 }

@@ -78,7 +78,10 @@ impl EventStore {
     /// Appends to several streams atomically: every stream's check passes
     /// and every event commits, or nothing does. Returns once the events
     /// are durable.
-    pub async fn append_multi(&self, appends: Vec<StreamAppend>) -> Result<AppendOutcome, StoreError> {
+    pub async fn append_multi(
+        &self,
+        appends: Vec<StreamAppend>,
+    ) -> Result<AppendOutcome, StoreError> {
         validate(&appends)?;
         let (reply, outcome) = oneshot::channel();
         self.writer
@@ -104,7 +107,12 @@ impl EventStore {
     }
 
     /// The global log: events with position > `after`, ascending.
-    pub async fn read_log(&self, after: i64, filter: &LogFilter, limit: u64) -> Result<Vec<RecordedEvent>, StoreError> {
+    pub async fn read_log(
+        &self,
+        after: i64,
+        filter: &LogFilter,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
         Ok(read::log(&self.db, after, filter, limit).await?)
     }
 
@@ -162,7 +170,9 @@ fn validate(appends: &[StreamAppend]) -> Result<(), StoreError> {
             if let Some(id) = event.id
                 && !ids.insert(id)
             {
-                return Err(StoreError::invalid(format!("event id {id} appears twice in one append")));
+                return Err(StoreError::invalid(format!(
+                    "event id {id} appears twice in one append"
+                )));
             }
         }
     }

@@ -105,7 +105,9 @@ fn plan_job(state: &mut BatchState, job: &[StreamAppend]) -> Result<AppendOutcom
             }
             events.push(event);
         }
-        state.versions.insert(append.stream.as_str().to_owned(), version);
+        state
+            .versions
+            .insert(append.stream.as_str().to_owned(), version);
         versions.push((append.stream.clone(), version));
     }
     Ok(AppendOutcome {
@@ -163,7 +165,11 @@ fn replay_of_stored(state: &BatchState, job: &[StreamAppend]) -> AppendOutcome {
         .collect();
     AppendOutcome {
         versions,
-        position: events.iter().map(|e| e.position).max().unwrap_or(state.head),
+        position: events
+            .iter()
+            .map(|e| e.position)
+            .max()
+            .unwrap_or(state.head),
         events,
         appended: false,
     }

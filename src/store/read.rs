@@ -2,10 +2,10 @@
 //! (filtered), one event by id, the stream index and counts.
 
 use entity::{events, streams};
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -29,7 +29,9 @@ pub struct LogFilter {
 
 impl LogFilter {
     pub fn matches(&self, event: &RecordedEvent) -> bool {
-        self.stream_id.as_ref().is_none_or(|s| *s == event.stream_id)
+        self.stream_id
+            .as_ref()
+            .is_none_or(|s| *s == event.stream_id)
             && self
                 .category
                 .as_ref()
@@ -45,7 +47,10 @@ impl LogFilter {
         if let Some(category) = &self.category {
             // A category never contains '-', but it may contain LIKE's own
             // wildcards, which must match themselves.
-            let escaped = category.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = category
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             let pattern = LikeExpr::new(format!("{escaped}-%")).escape('\\');
             cond = cond.add(
                 Condition::any()
@@ -99,7 +104,10 @@ pub(crate) async fn log(
     Ok(rows.into_iter().map(RecordedEvent::from).collect())
 }
 
-pub(crate) async fn event(db: &DatabaseConnection, id: Uuid) -> Result<Option<RecordedEvent>, DbErr> {
+pub(crate) async fn event(
+    db: &DatabaseConnection,
+    id: Uuid,
+) -> Result<Option<RecordedEvent>, DbErr> {
     let row = events::Entity::find()
         .filter(events::Column::EventId.eq(id))
         .one(db)
@@ -107,8 +115,14 @@ pub(crate) async fn event(db: &DatabaseConnection, id: Uuid) -> Result<Option<Re
     Ok(row.map(RecordedEvent::from))
 }
 
-pub(crate) async fn stream_info(db: &DatabaseConnection, id: &str) -> Result<Option<StreamInfo>, DbErr> {
-    Ok(streams::Entity::find_by_id(id.to_owned()).one(db).await?.map(StreamInfo::from))
+pub(crate) async fn stream_info(
+    db: &DatabaseConnection,
+    id: &str,
+) -> Result<Option<StreamInfo>, DbErr> {
+    Ok(streams::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .map(StreamInfo::from))
 }
 
 /// Counts for `stats`.
@@ -139,7 +153,14 @@ pub(crate) async fn stats(db: &DatabaseConnection) -> Result<StoreStats, DbErr> 
         .select_only()
         .column(streams::Column::Category)
         .column_as(streams::Column::Id.count(), "streams")
-        .column_as(streams::Column::Version.sum(), "events")
+        // SUM of a BIGINT is NUMERIC on PostgreSQL; cast it back.
+        .column_as(
+            Expr::expr(Func::cast_as(
+                Func::sum(Expr::col(streams::Column::Version)),
+                Alias::new("BIGINT"),
+            )),
+            "events",
+        )
         .group_by(streams::Column::Category)
         .order_by(streams::Column::Category, Order::Asc)
         .into_tuple()

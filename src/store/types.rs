@@ -249,7 +249,10 @@ mod tests {
 
     #[test]
     fn expected_version_zero_means_no_stream() {
-        assert_eq!(ExpectedVersion::from_option(Some(0)).unwrap(), ExpectedVersion::NoStream);
+        assert_eq!(
+            ExpectedVersion::from_option(Some(0)).unwrap(),
+            ExpectedVersion::NoStream
+        );
         assert!(ExpectedVersion::from_option(Some(-1)).is_err());
         assert!(ExpectedVersion::NoStream.admits(0));
         assert!(!ExpectedVersion::Exact(2).admits(3));

@@ -45,7 +45,9 @@ impl TestDb {
     pub async fn postgres(base_url: &str) -> Self {
         use sea_orm::ConnectionTrait;
         let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(base_url).await.expect("connect to TEST_DATABASE_URL");
+        let admin = sea_orm::Database::connect(base_url)
+            .await
+            .expect("connect to TEST_DATABASE_URL");
         admin
             .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
             .await
@@ -66,7 +68,9 @@ impl TestDb {
     /// A migrated store on this database (a new pool and writer each call:
     /// two calls behave like two server nodes).
     pub async fn store(&self) -> EventStore {
-        let db = chronicle::connect_and_migrate(&self.args).await.expect("migrate");
+        let db = chronicle::connect_and_migrate(&self.args)
+            .await
+            .expect("migrate");
         EventStore::open(db).await.expect("open store")
     }
 
@@ -99,7 +103,9 @@ impl TestServer {
 
     pub async fn start_with(db: &TestDb, limits: Limits) -> Self {
         let state = AppState::start(&db.args, limits).await.expect("start app");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
@@ -137,7 +143,10 @@ impl TestServer {
     /// Like `gql`, but panics unless the response has no errors; returns `data`.
     #[track_caller]
     pub fn data(response: &Value) -> &Value {
-        assert!(response.get("errors").is_none(), "unexpected errors: {response:#}");
+        assert!(
+            response.get("errors").is_none(),
+            "unexpected errors: {response:#}"
+        );
         &response["data"]
     }
 
@@ -154,4 +163,34 @@ impl TestServer {
 /// The `extensions.code` of the first error, if any.
 pub fn error_code(response: &Value) -> Option<&str> {
     response["errors"][0]["extensions"]["code"].as_str()
+}
+
+/// The `appendEvents` mutation with every field of its result.
+pub const APPEND_EVENTS: &str =
+    "mutation($input: AppendEventsInput!) { appendEvents(input: $input) {
+    streamId version position
+    events { id streamId version position type schemaVersion data metadata recordedAt } } }";
+
+impl TestServer {
+    /// Sends `appendEvents` with `input` and returns the whole response.
+    pub async fn try_append(&self, input: Value) -> Value {
+        self.gql(APPEND_EVENTS, json!({ "input": input })).await
+    }
+
+    /// Appends `events` to `stream` (no expected version) and returns the
+    /// `AppendResult`; panics on an error.
+    pub async fn append(&self, stream: &str, events: Value) -> Value {
+        let response = self
+            .try_append(json!({ "streamId": stream, "events": events }))
+            .await;
+        Self::data(&response)["appendEvents"].clone()
+    }
+
+    /// `stats.totalEvents`: what a rejected request must leave unchanged.
+    pub async fn total_events(&self) -> i64 {
+        let response = self.gql("{ stats { totalEvents } }", json!({})).await;
+        Self::data(&response)["stats"]["totalEvents"]
+            .as_i64()
+            .expect("totalEvents is a number")
+    }
 }

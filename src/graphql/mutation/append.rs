@@ -49,7 +49,11 @@ pub struct AppendMutation;
 #[Object]
 impl AppendMutation {
     /// Generic append to any stream outside the aggregate categories (account-, user-).
-    async fn append_events(&self, ctx: &Context<'_>, input: AppendEventsInput) -> Result<AppendResult, ApiError> {
+    async fn append_events(
+        &self,
+        ctx: &Context<'_>,
+        input: AppendEventsInput,
+    ) -> Result<AppendResult, ApiError> {
         let stream = StreamId::parse(input.stream_id.0)?;
         if AGGREGATE_CATEGORIES.contains(&stream.category()) {
             return Err(ApiError::bad_input(format!(
@@ -80,8 +84,9 @@ fn new_event(index: usize, input: EventInput) -> Result<NewEvent, ApiError> {
     let id = input
         .id
         .map(|id| {
-            Uuid::parse_str(&id)
-                .map_err(|_| ApiError::bad_input(format!("events[{index}].id {:?} is not a UUID", id.0)))
+            Uuid::parse_str(&id).map_err(|_| {
+                ApiError::bad_input(format!("events[{index}].id {:?} is not a UUID", id.0))
+            })
         })
         .transpose()?;
     let metadata = match input.metadata.map(|m| m.0) {

@@ -38,7 +38,9 @@ impl StoreQuery {
         let from = match (after, after_position) {
             (Some(cursor), _) => pagination::decode(CursorKind::Position, &cursor)?,
             (None, Some(Long(p))) if p < 0 => {
-                return Err(ApiError::bad_input(format!("afterPosition must be 0 or more, got {p}")));
+                return Err(ApiError::bad_input(format!(
+                    "afterPosition must be 0 or more, got {p}"
+                )));
             }
             (None, Some(Long(p))) => p,
             (None, None) => 0,
@@ -50,7 +52,8 @@ impl StoreQuery {
 
     /// One event by its id; null when there is none.
     async fn event(&self, ctx: &Context<'_>, id: ID) -> Result<Option<Event>, ApiError> {
-        let id = Uuid::parse_str(&id).map_err(|_| ApiError::bad_input(format!("event id {:?} is not a UUID", id.0)))?;
+        let id = Uuid::parse_str(&id)
+            .map_err(|_| ApiError::bad_input(format!("event id {:?} is not a UUID", id.0)))?;
         let store = ctx.data_unchecked::<EventStore>();
         Ok(store.event(id).await?.map(Event::from))
     }

@@ -58,7 +58,11 @@ impl EventFilter {
         if self.stream_id.as_ref().is_some_and(|s| s.is_empty()) {
             return Err(ApiError::bad_input("filter.streamId must not be empty"));
         }
-        if self.category.as_ref().is_some_and(|c| c.is_empty() || c.contains('-')) {
+        if self
+            .category
+            .as_ref()
+            .is_some_and(|c| c.is_empty() || c.contains('-'))
+        {
             return Err(ApiError::bad_input(
                 "filter.category must be non-empty and contain no '-' (it is the part of a stream id before the first '-')",
             ));

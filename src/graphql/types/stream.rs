@@ -45,7 +45,7 @@ impl Stream {
         &self,
         ctx: &Context<'_>,
         from_version: Option<Long>,
-        #[graphql(default)] direction: ReadDirection,
+        #[graphql(default_with = "Some(ReadDirection::Forward)")] direction: Option<ReadDirection>,
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<Connection<String, Event>, ApiError> {
@@ -54,16 +54,31 @@ impl Stream {
         if let Some(Long(v)) = from_version
             && v < 0
         {
-            return Err(ApiError::bad_input(format!("fromVersion must be 0 or more, got {v}")));
+            return Err(ApiError::bad_input(format!(
+                "fromVersion must be 0 or more, got {v}"
+            )));
         }
-        let after = after.map(|c| pagination::decode(CursorKind::Version, &c)).transpose()?;
-        let (from, direction) = match direction {
-            ReadDirection::Forward => (after.map(|v| v + 1).or(from_version.map(|v| v.0)), Direction::Forward),
-            ReadDirection::Backward => (after.map(|v| v - 1).or(from_version.map(|v| v.0)), Direction::Backward),
+        let after = after
+            .map(|c| pagination::decode(CursorKind::Version, &c))
+            .transpose()?;
+        let (from, direction) = match direction.unwrap_or_default() {
+            ReadDirection::Forward => (
+                after.map(|v| v + 1).or(from_version.map(|v| v.0)),
+                Direction::Forward,
+            ),
+            ReadDirection::Backward => (
+                after.map(|v| v - 1).or(from_version.map(|v| v.0)),
+                Direction::Backward,
+            ),
         };
         let rows = store
             .read_stream(&self.id, from, direction, limit as u64 + 1)
             .await?;
-        Ok(event_page(rows, limit, CursorKind::Version, after.is_some()))
+        Ok(event_page(
+            rows,
+            limit,
+            CursorKind::Version,
+            after.is_some(),
+        ))
     }
 }
