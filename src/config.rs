@@ -63,6 +63,10 @@ pub struct Limits {
     #[arg(long, env = "CHRONICLE_DEFAULT_PAGE_SIZE", default_value_t = 100)]
     pub default_page_size: usize,
 
+    /// Aggregates kept in memory per aggregate type (LRU).
+    #[arg(long, env = "CHRONICLE_AGGREGATE_CACHE_SIZE", default_value_t = 10_000)]
+    pub aggregate_cache_size: u64,
+
     /// Deepest GraphQL query accepted.
     #[arg(long, env = "CHRONICLE_MAX_QUERY_DEPTH", default_value_t = 16)]
     pub max_query_depth: usize,
@@ -73,6 +77,7 @@ impl Default for Limits {
         Self {
             max_page_size: 1000,
             default_page_size: 100,
+            aggregate_cache_size: 10_000,
             max_query_depth: 16,
         }
     }

@@ -12,11 +12,14 @@ use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::graphql::RequestMeta;
 use crate::server::AppState;
 
 /// Largest request body: a generous bulk append, not an upload service.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
+/// A client's correlation id, copied into every event its commands append.
+const CORRELATION_HEADER: &str = "x-correlation-id";
 
 pub fn app(state: AppState) -> Router {
     Router::new()
@@ -68,7 +71,10 @@ async fn graphql_get(
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    respond(&headers, state.schema.execute(request).await)
+    respond(
+        &headers,
+        state.schema.execute(with_meta(request, &headers)).await,
+    )
 }
 
 async fn graphql_post(
@@ -76,7 +82,22 @@ async fn graphql_post(
     headers: HeaderMap,
     request: GraphQLRequest,
 ) -> Response {
-    respond(&headers, state.schema.execute(request.into_inner()).await)
+    let request = with_meta(request.into_inner(), &headers);
+    respond(&headers, state.schema.execute(request).await)
+}
+
+/// Hands the resolvers what commands record from the request's headers.
+fn with_meta(request: async_graphql::Request, headers: &HeaderMap) -> async_graphql::Request {
+    let correlation_id = headers
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 255)
+        .map(str::to_owned);
+    request.data(RequestMeta {
+        correlation_id,
+        actor: None,
+    })
 }
 
 /// GraphQL over HTTP: `application/graphql-response+json` when the client

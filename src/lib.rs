@@ -1,6 +1,11 @@
 //! Chronicle: an event-sourced CQRS server with a GraphQL API.
 //!
 //! # Layout
+//! - `domain/`: pure aggregates (`account/`, `user/`), money, and the
+//!   `Aggregate` trait. Where a command is decided: `*/decide.rs`.
+//! - `commands/`: load, decide, append with the loaded version; the
+//!   aggregate cache (`repository.rs`), retries and the command log
+//!   (`execute.rs`), one file per aggregate's commands.
 //! - `store/`: the event store. Where an event is stored: `store/commit.rs`
 //!   (one transaction per batch), fed by the group-commit writer
 //!   (`store/writer.rs`); the append rules are in `store/plan.rs`.
@@ -15,19 +20,26 @@
 //! The tables are SeaORM entities in the `entity` crate; their migrations
 //! are in the `migration` crate.
 
+mod commands;
 mod config;
 mod db;
+mod domain;
 mod graphql;
 mod http;
 mod server;
 mod store;
 
+pub use commands::{
+    CloseAccount, CommandContext, CommandError, CommandOutput, Commands, DeleteUser, Deposit,
+    OpenAccount, RegisterUser, TransferMoney, UpdateUser, Withdraw,
+};
 pub use config::{Cli, Command, DEFAULT_DATABASE_URL, DatabaseArgs, Limits, ServeArgs};
 pub use db::{connect, connect_and_migrate};
 pub use graphql::{ChronicleSchema, build_schema, sdl};
 pub use http::app;
 pub use server::{AppState, serve};
 pub use store::{
-    AppendOutcome, Direction, EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent,
-    RecordedEvent, StoreError, StoreStats, StreamAppend, StreamId, StreamInfo, category_of,
+    AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, Direction,
+    EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent, RecordedEvent, StoreError,
+    StoreStats, StreamAppend, StreamId, StreamInfo, category_of,
 };

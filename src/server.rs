@@ -5,6 +5,9 @@ use std::future::Future;
 
 use tokio::net::TcpListener;
 
+use std::sync::Arc;
+
+use crate::commands::Commands;
 use crate::config::{DatabaseArgs, Limits};
 use crate::graphql::{ChronicleSchema, build_schema};
 use crate::store::EventStore;
@@ -13,6 +16,7 @@ use crate::store::EventStore;
 #[derive(Clone)]
 pub struct AppState {
     pub store: EventStore,
+    pub commands: Arc<Commands>,
     pub schema: ChronicleSchema,
 }
 
@@ -29,8 +33,13 @@ impl AppState {
     }
 
     pub fn new(store: EventStore, limits: Limits) -> Self {
-        let schema = build_schema(store.clone(), limits);
-        Self { store, schema }
+        let commands = Arc::new(Commands::new(store.clone(), limits.aggregate_cache_size));
+        let schema = build_schema(store.clone(), commands.clone(), limits);
+        Self {
+            store,
+            commands,
+            schema,
+        }
     }
 }
 

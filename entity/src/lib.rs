@@ -4,5 +4,6 @@
 //! server converts between them, so a column can change without the public
 //! schema changing by accident.
 
+pub mod commands;
 pub mod events;
 pub mod streams;

@@ -5,12 +5,16 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_event_store;
+mod m20261122_000002_create_commands;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261122_000001_create_event_store::Migration)]
+        vec![
+            Box::new(m20261122_000001_create_event_store::Migration),
+            Box::new(m20261122_000002_create_commands::Migration),
+        ]
     }
 }

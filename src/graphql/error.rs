@@ -6,9 +6,10 @@
 //! turns anything displayable into an error without a code, and that
 //! conversion must not be picked by accident.
 
-use async_graphql::ErrorExtensions;
+use async_graphql::{ErrorExtensions, InputType, InputValueError};
 use uuid::Uuid;
 
+use crate::commands::CommandError;
 use crate::store::StoreError;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +26,10 @@ pub enum ApiError {
         expected: i64,
         actual: i64,
     },
+    /// `INSUFFICIENT_FUNDS`.
+    InsufficientFunds(String),
+    /// `ACCOUNT_CLOSED`.
+    AccountClosed(String),
     /// `INTERNAL`: the detail is logged, never sent.
     Internal(String),
 }
@@ -36,13 +41,63 @@ impl ApiError {
 
     pub fn code(&self) -> &'static str {
         match self {
-            Self::BadUserInput(_) => "BAD_USER_INPUT",
+            Self::BadUserInput(_) => BAD_USER_INPUT,
             Self::NotFound(_) => "NOT_FOUND",
             Self::AlreadyExists(_) => "ALREADY_EXISTS",
             Self::Conflict { .. } => "CONCURRENCY_CONFLICT",
+            Self::InsufficientFunds(_) => "INSUFFICIENT_FUNDS",
+            Self::AccountClosed(_) => "ACCOUNT_CLOSED",
             Self::Internal(_) => "INTERNAL",
         }
     }
+
+    /// The error a code names (for a command whose rejection is replayed
+    /// from the command log).
+    fn from_code(code: &str, message: String) -> Self {
+        match code {
+            "BAD_USER_INPUT" => Self::BadUserInput(message),
+            "NOT_FOUND" => Self::NotFound(message),
+            "ALREADY_EXISTS" => Self::AlreadyExists(message),
+            "INSUFFICIENT_FUNDS" => Self::InsufficientFunds(message),
+            "ACCOUNT_CLOSED" => Self::AccountClosed(message),
+            "CONCURRENCY_CONFLICT" => Self::Conflict {
+                stream: String::new(),
+                expected: -1,
+                actual: -1,
+            },
+            _ => Self::Internal(message),
+        }
+    }
+}
+
+impl From<CommandError> for ApiError {
+    fn from(err: CommandError) -> Self {
+        let message = err.to_string();
+        match err {
+            CommandError::Conflict {
+                stream,
+                expected,
+                actual,
+            } => Self::Conflict {
+                stream,
+                expected,
+                actual,
+            },
+            CommandError::Store(store) => store.into(),
+            CommandError::Replayed { code, message } => Self::from_code(&code, message),
+            other => Self::from_code(other.code(), message),
+        }
+    }
+}
+
+const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+
+/// Marks a scalar's parse error as `BAD_USER_INPUT`. async-graphql parses
+/// custom scalars (a `Long` given as `"abc"`, say) only when the field
+/// runs, and reports a failure there with no code; the code set here
+/// survives the enclosing input objects and lists.
+pub(crate) fn bad_input_value<T: InputType>(err: InputValueError<T>) -> InputValueError<T> {
+    err.with_extension("code", BAD_USER_INPUT)
 }
 
 impl From<StoreError> for ApiError {
@@ -59,9 +114,9 @@ impl From<StoreError> for ApiError {
                 actual,
             },
             err @ StoreError::DuplicateEventId { .. } => Self::AlreadyExists(err.to_string()),
-            err @ (StoreError::Unavailable | StoreError::Database(_)) => {
-                Self::Internal(err.to_string())
-            }
+            err @ (StoreError::Unavailable
+            | StoreError::Database(_)
+            | StoreError::CommandRecorded(_)) => Self::Internal(err.to_string()),
         }
     }
 }
@@ -70,7 +125,11 @@ impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
         let code = err.code();
         match err {
-            ApiError::BadUserInput(m) | ApiError::NotFound(m) | ApiError::AlreadyExists(m) => {
+            ApiError::BadUserInput(m)
+            | ApiError::NotFound(m)
+            | ApiError::AlreadyExists(m)
+            | ApiError::InsufficientFunds(m)
+            | ApiError::AccountClosed(m) => {
                 async_graphql::Error::new(m).extend_with(|_, e| e.set("code", code))
             }
             ApiError::Conflict {

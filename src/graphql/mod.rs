@@ -10,10 +10,14 @@ mod types;
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 
+use std::sync::Arc;
+
+use crate::commands::Commands;
 use crate::config::Limits;
 use crate::store::EventStore;
 
 pub(crate) use error::ApiError;
+pub(crate) use mutation::RequestMeta;
 
 pub type ChronicleSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
@@ -26,10 +30,11 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscriptio
 }
 
 /// The schema with its data; building it touches no database.
-pub fn build_schema(store: EventStore, limits: Limits) -> ChronicleSchema {
+pub fn build_schema(store: EventStore, commands: Arc<Commands>, limits: Limits) -> ChronicleSchema {
     builder()
         .limit_depth(limits.max_query_depth)
         .data(store)
+        .data(commands)
         .data(limits)
         .finish()
 }

@@ -3,6 +3,8 @@
 
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
+use super::error::bad_input_value;
+
 /// 64-bit signed integer (positions, versions). A JSON number on output;
 /// input accepts a number or a string of digits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -11,22 +13,49 @@ pub struct Long(pub i64);
 #[Scalar(name = "Long")]
 impl ScalarType for Long {
     fn parse(value: Value) -> InputValueResult<Self> {
+        parse_long(value).map_err(bad_input_value)
+    }
+
+    fn to_value(&self) -> Value {
+        Value::Number(self.0.into())
+    }
+}
+
+fn parse_long(value: Value) -> InputValueResult<Long> {
+    match &value {
+        Value::Number(n) => n
+            .as_i64()
+            .map(Long)
+            .ok_or_else(|| InputValueError::custom(format!("{n} is not a 64-bit integer"))),
+        Value::String(s) => s
+            .trim()
+            .parse::<i64>()
+            .map(Long)
+            .map_err(|_| InputValueError::custom(format!("\"{s}\" is not a 64-bit integer"))),
+        _ => Err(InputValueError::expected_type(value)),
+    }
+}
+
+/// Exact decimal amount, e.g. "1000.50". A string on output; input accepts
+/// a string or a number. Never a float inside: the text is kept as given
+/// and parsed exactly by the domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decimal(pub String);
+
+#[Scalar(name = "Decimal")]
+impl ScalarType for Decimal {
+    fn parse(value: Value) -> InputValueResult<Self> {
         match &value {
-            Value::Number(n) => n
-                .as_i64()
-                .map(Long)
-                .ok_or_else(|| InputValueError::custom(format!("{n} is not a 64-bit integer"))),
-            Value::String(s) => {
-                s.trim().parse::<i64>().map(Long).map_err(|_| {
-                    InputValueError::custom(format!("\"{s}\" is not a 64-bit integer"))
-                })
-            }
+            Value::String(s) => Ok(Decimal(s.trim().to_owned())),
+            // A JSON number's own text (serde_json keeps it exact for
+            // integers; a fractional literal is as exact as the client sent).
+            Value::Number(n) => Ok(Decimal(n.to_string())),
             _ => Err(InputValueError::expected_type(value)),
         }
     }
 
     fn to_value(&self) -> Value {
-        Value::Number(self.0.into())
+        Value::String(self.0.clone())
     }
 }
 
@@ -37,7 +66,10 @@ pub struct Json(pub serde_json::Value);
 #[Scalar(name = "JSON")]
 impl ScalarType for Json {
     fn parse(value: Value) -> InputValueResult<Self> {
-        Ok(Json(value.into_json().map_err(InputValueError::custom)?))
+        value
+            .into_json()
+            .map(Json)
+            .map_err(|err| bad_input_value(InputValueError::custom(err)))
     }
 
     fn to_value(&self) -> Value {

@@ -22,7 +22,7 @@ use sea_orm::{
 };
 
 use super::plan::{BatchState, plan_batch};
-use super::{AppendOutcome, RecordedEvent, StoreError, StreamAppend, category_of};
+use super::{AppendOutcome, AppendRequest, RecordedEvent, StoreError, category_of, command_log};
 
 /// The key of the advisory lock that serializes appends on PostgreSQL
 /// ("CHRONICL" in ASCII).
@@ -42,23 +42,25 @@ pub(crate) struct Committed {
 /// when the transaction itself failed: then nothing of the batch is stored.
 pub(crate) async fn commit_batch(
     db: &DatabaseConnection,
-    jobs: &[Vec<StreamAppend>],
+    jobs: &[AppendRequest],
 ) -> Result<Committed, DbErr> {
     let txn = begin_append(db).await?;
     let state = BatchState {
         head: read_head(&txn).await?,
         versions: read_versions(&txn, jobs).await?,
         existing: read_supplied_ids(&txn, jobs).await?,
+        commands: read_commands(&txn, jobs).await?,
         // Stored precision is microseconds (PostgreSQL); truncating here
         // makes the returned events equal to what a later read returns.
         now: Utc::now().trunc_subsecs(6),
     };
     let plan = plan_batch(state, jobs);
-    if plan.new_events.is_empty() {
+    if plan.new_events.is_empty() && plan.commands.is_empty() {
         txn.rollback().await?;
     } else {
         insert_events(&txn, &plan.new_events).await?;
-        upsert_streams(&txn, &plan.touched, plan.new_events[0].recorded_at).await?;
+        upsert_streams(&txn, &plan.touched, plan.now).await?;
+        command_log::upsert(&txn, &plan.commands).await?;
         txn.commit().await?;
     }
     Ok(Committed {
@@ -103,11 +105,11 @@ pub(crate) async fn read_head<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr
 
 async fn read_versions(
     txn: &DatabaseTransaction,
-    jobs: &[Vec<StreamAppend>],
+    jobs: &[AppendRequest],
 ) -> Result<HashMap<String, i64>, DbErr> {
     let mut ids: Vec<String> = jobs
         .iter()
-        .flatten()
+        .flat_map(|j| &j.streams)
         .map(|a| a.stream.as_str().to_owned())
         .collect();
     ids.sort_unstable();
@@ -130,11 +132,11 @@ async fn read_versions(
 /// the former are looked up.
 async fn read_supplied_ids(
     txn: &DatabaseTransaction,
-    jobs: &[Vec<StreamAppend>],
+    jobs: &[AppendRequest],
 ) -> Result<HashMap<uuid::Uuid, RecordedEvent>, DbErr> {
     let ids: Vec<uuid::Uuid> = jobs
         .iter()
-        .flatten()
+        .flat_map(|j| &j.streams)
         .flat_map(|a| &a.events)
         .filter_map(|e| e.id)
         .collect();
@@ -150,6 +152,19 @@ async fn read_supplied_ids(
         );
     }
     Ok(found)
+}
+
+async fn read_commands(
+    txn: &DatabaseTransaction,
+    jobs: &[AppendRequest],
+) -> Result<HashMap<String, super::CommandRecord>, DbErr> {
+    let ids: Vec<String> = jobs
+        .iter()
+        .filter_map(|j| j.command.as_ref())
+        .map(|c| c.id.clone())
+        .collect();
+    let records = command_log::succeeded(txn, ids).await?;
+    Ok(records.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 
 async fn insert_events(

@@ -27,6 +27,11 @@ pub enum StoreError {
         version: i64,
     },
 
+    /// The append's command id already succeeded (a retry, or a reuse of
+    /// the id: the caller compares the record with its command).
+    #[error("command {} was already executed", .0.id)]
+    CommandRecorded(Box<super::CommandRecord>),
+
     /// The writer is gone (the server is shutting down).
     #[error("the event store is shutting down")]
     Unavailable,

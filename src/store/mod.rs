@@ -10,6 +10,7 @@
 //! - `head()` / `watch_head()`: the last committed global position, updated
 //!   by the writer after each commit, for whoever waits for new events.
 
+mod command_log;
 mod commit;
 mod error;
 mod plan;
@@ -21,11 +22,12 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
+pub use command_log::{CommandEntry, CommandRecord, CommandStatus};
 pub use error::StoreError;
 pub use read::{Direction, LogFilter, StoreStats};
 pub use types::{
-    AppendOutcome, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend, StreamId, StreamInfo,
-    category_of,
+    AppendOutcome, AppendRequest, ExpectedVersion, MAX_NAME_LEN, NewEvent, RecordedEvent,
+    StreamAppend, StreamId, StreamInfo, category_of,
 };
 
 /// Most events one append may carry; bigger imports go in several appends.
@@ -82,13 +84,28 @@ impl EventStore {
         &self,
         appends: Vec<StreamAppend>,
     ) -> Result<AppendOutcome, StoreError> {
-        validate(&appends)?;
+        self.submit(AppendRequest {
+            streams: appends,
+            command: None,
+        })
+        .await
+    }
+
+    /// An append that also records the command it comes from, in the same
+    /// transaction. Fails with `CommandRecorded` when that command id has
+    /// already succeeded, however close together the two attempts run.
+    pub async fn submit(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
+        validate(&request.streams)?;
+        if let Some(command) = &request.command
+            && (command.id.is_empty() || command.id.len() > MAX_NAME_LEN)
+        {
+            return Err(StoreError::invalid(format!(
+                "a command id must be 1 to {MAX_NAME_LEN} bytes long"
+            )));
+        }
         let (reply, outcome) = oneshot::channel();
         self.writer
-            .send(writer::AppendJob {
-                streams: appends,
-                reply,
-            })
+            .send(writer::AppendJob { request, reply })
             .await
             .map_err(|_| StoreError::Unavailable)?;
         outcome.await.map_err(|_| StoreError::Unavailable)?
@@ -126,6 +143,35 @@ impl EventStore {
 
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
         Ok(read::stats(&self.db).await?)
+    }
+
+    /// Events by global position, `first..=last` (one command's events).
+    pub async fn read_positions(
+        &self,
+        first: i64,
+        last: i64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        Ok(read::positions(&self.db, first, last).await?)
+    }
+
+    pub async fn command(&self, id: &str) -> Result<Option<CommandRecord>, StoreError> {
+        Ok(command_log::get(&self.db, id).await?)
+    }
+
+    /// The command log, newest first, after the (created_at, id) cursor.
+    pub async fn commands(
+        &self,
+        status: Option<CommandStatus>,
+        before: Option<(chrono::DateTime<chrono::Utc>, String)>,
+        limit: u64,
+    ) -> Result<Vec<CommandRecord>, StoreError> {
+        Ok(command_log::list(&self.db, status, before, limit).await?)
+    }
+
+    /// Records a command that appended nothing (rejected, failed, or a
+    /// success that changed nothing).
+    pub async fn record_without_events(&self, record: &CommandRecord) -> Result<(), StoreError> {
+        Ok(command_log::record_without_events(&self.db, record).await?)
     }
 
     /// The last position this node committed (or found at start-up).

@@ -9,13 +9,18 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{AppendOutcome, ExpectedVersion, RecordedEvent, StoreError, StreamAppend};
+use super::{
+    AppendOutcome, AppendRequest, CommandRecord, CommandStatus, ExpectedVersion, RecordedEvent,
+    StoreError, StreamAppend,
+};
 
 /// What the transaction knows before planning: the streams' versions, the
 /// client-supplied event ids that are already stored, and the head.
 pub(crate) struct BatchState {
     pub versions: HashMap<String, i64>,
     pub existing: HashMap<Uuid, RecordedEvent>,
+    /// Command ids that already succeeded.
+    pub commands: HashMap<String, CommandRecord>,
     pub head: i64,
     pub now: DateTime<Utc>,
 }
@@ -26,16 +31,28 @@ pub(crate) struct BatchPlan {
     pub new_events: Vec<RecordedEvent>,
     /// Streams whose version changed, with their new version.
     pub touched: HashMap<String, i64>,
+    /// Command log rows of the jobs that succeeded.
+    pub commands: Vec<CommandRecord>,
     pub head: i64,
+    pub now: DateTime<Utc>,
 }
 
-pub(crate) fn plan_batch(mut state: BatchState, jobs: &[Vec<StreamAppend>]) -> BatchPlan {
+pub(crate) fn plan_batch(mut state: BatchState, jobs: &[AppendRequest]) -> BatchPlan {
     let mut new_events = Vec::new();
     let mut touched = HashMap::new();
+    let mut commands = Vec::new();
     let outcomes = jobs
         .iter()
         .map(|job| {
-            let outcome = plan_job(&mut state, job)?;
+            if let Some(recorded) = job.command.as_ref().and_then(|c| state.commands.get(&c.id)) {
+                return Err(StoreError::CommandRecorded(Box::new(recorded.clone())));
+            }
+            let outcome = plan_job(&mut state, &job.streams)?;
+            if let Some(entry) = &job.command {
+                let record = succeeded(entry, &outcome, state.now);
+                state.commands.insert(entry.id.clone(), record.clone());
+                commands.push(record);
+            }
             if outcome.appended {
                 new_events.extend(outcome.events.iter().cloned());
                 for (stream, version) in &outcome.versions {
@@ -49,7 +66,30 @@ pub(crate) fn plan_batch(mut state: BatchState, jobs: &[Vec<StreamAppend>]) -> B
         outcomes,
         new_events,
         touched,
+        commands,
         head: state.head,
+        now: state.now,
+    }
+}
+
+fn succeeded(
+    entry: &super::CommandEntry,
+    outcome: &AppendOutcome,
+    now: chrono::DateTime<Utc>,
+) -> CommandRecord {
+    CommandRecord {
+        id: entry.id.clone(),
+        command_type: entry.command_type.clone(),
+        input: entry.input.clone(),
+        status: CommandStatus::Succeeded,
+        error_code: None,
+        error_message: None,
+        stream_id: outcome.versions.first().map(|(s, _)| s.to_string()),
+        version: outcome.versions.first().map(|(_, v)| *v),
+        first_position: outcome.events.first().map(|e| e.position),
+        position: Some(outcome.position),
+        created_at: entry.received_at,
+        completed_at: Some(now),
     }
 }
 

@@ -104,6 +104,19 @@ pub(crate) async fn log(
     Ok(rows.into_iter().map(RecordedEvent::from).collect())
 }
 
+pub(crate) async fn positions(
+    db: &DatabaseConnection,
+    first: i64,
+    last: i64,
+) -> Result<Vec<RecordedEvent>, DbErr> {
+    let rows = events::Entity::find()
+        .filter(events::Column::Position.between(first, last))
+        .order_by(events::Column::Position, Order::Asc)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
+}
+
 pub(crate) async fn event(
     db: &DatabaseConnection,
     id: Uuid,

@@ -162,6 +162,14 @@ pub struct StreamAppend {
     pub events: Vec<NewEvent>,
 }
 
+/// One atomic append: events for one or more streams, and optionally the
+/// command they come from, recorded as SUCCEEDED in the same transaction.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AppendRequest {
+    pub streams: Vec<StreamAppend>,
+    pub command: Option<super::CommandEntry>,
+}
+
 /// An event as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedEvent {

@@ -16,7 +16,7 @@ use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::commit::commit_batch;
-use super::{AppendOutcome, StoreError, StreamAppend};
+use super::{AppendOutcome, AppendRequest, StoreError};
 
 /// At most this many events go into one transaction; a larger queue waits
 /// for the next batch. Big enough to amortize the fsync, small enough that
@@ -29,13 +29,13 @@ pub(crate) type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
 
 /// One append request waiting for the writer.
 pub(crate) struct AppendJob {
-    pub streams: Vec<StreamAppend>,
+    pub request: AppendRequest,
     pub reply: Reply,
 }
 
 impl AppendJob {
     fn event_count(&self) -> usize {
-        self.streams.iter().map(|s| s.events.len()).sum()
+        self.request.streams.iter().map(|s| s.events.len()).sum()
     }
 }
 
@@ -66,7 +66,7 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<AppendJob>, head: wa
 
 async fn process(db: &DatabaseConnection, batch: Vec<AppendJob>, head: &watch::Sender<i64>) {
     let (requests, replies): (Vec<_>, Vec<_>) =
-        batch.into_iter().map(|j| (j.streams, j.reply)).unzip();
+        batch.into_iter().map(|j| (j.request, j.reply)).unzip();
     match commit_batch(db, &requests).await {
         Ok(committed) => {
             publish(head, committed.head);

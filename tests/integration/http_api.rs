@@ -260,3 +260,378 @@ async fn global_log_pages_by_position_and_filters_by_stream_category_and_type() 
         db.cleanup().await;
     }
 }
+
+/// A list of objects sorted by one string field, to compare without
+/// depending on an order the contract does not promise.
+fn sorted_by(list: &Value, key: &str) -> Vec<Value> {
+    let mut items = list.as_array().expect("a list").clone();
+    items.sort_by(|a, b| a[key].as_str().cmp(&b[key].as_str()));
+    items
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_events_streams_types_and_categories() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let empty = json!({ "totalEvents": 0, "totalStreams": 0, "headPosition": 0,
+            "eventsByType": [], "streamsByCategory": [] });
+        assert_eq!(stats(&server).await, empty, "{}", db.name);
+
+        server
+            .append("order-1", events_of(&["Placed", "Shipped"]))
+            .await;
+        server.append("order-2", events_of(&["Placed"])).await;
+        server.append("cart-1", events_of(&["ItemAdded"])).await;
+        let stats = stats(&server).await;
+        assert_eq!(stats["totalEvents"], 4, "{}", db.name);
+        assert_eq!(stats["totalStreams"], 3, "{}", db.name);
+        assert_eq!(stats["headPosition"], 4, "{}", db.name);
+        let by_type = [("ItemAdded", 1), ("Placed", 2), ("Shipped", 1)]
+            .map(|(t, n)| json!({ "type": t, "count": n }));
+        assert_eq!(
+            sorted_by(&stats["eventsByType"], "type"),
+            by_type,
+            "{}",
+            db.name
+        );
+        let by_category = [("cart", 1, 1), ("order", 2, 3)]
+            .map(|(c, s, e)| json!({ "category": c, "streams": s, "events": e }));
+        assert_eq!(
+            sorted_by(&stats["streamsByCategory"], "category"),
+            by_category,
+            "{}",
+            db.name
+        );
+
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retrying_an_append_with_the_same_event_ids_returns_the_first_result_and_appends_nothing() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let input = json!({ "streamId": "order-1", "expectedVersion": 0, "events": [
+            { "id": "0b9a3c55-1111-4c3e-9a31-000000000001", "type": "Placed", "data": { "n": 1 } },
+            { "id": "0b9a3c55-1111-4c3e-9a31-000000000002", "type": "Shipped", "data": { "n": 2 } },
+        ] });
+        let first =
+            TestServer::data(&server.try_append(input.clone()).await)["appendEvents"].clone();
+        let before = stats(&server).await;
+
+        let retry = server.try_append(input.clone()).await;
+        assert_eq!(
+            TestServer::data(&retry)["appendEvents"],
+            first,
+            "{}: same result",
+            db.name
+        );
+        assert_eq!(
+            stats(&server).await,
+            before,
+            "{}: nothing appended",
+            db.name
+        );
+
+        // A late retry, after the stream moved on, still gets the first
+        // attempt's events rather than a conflict or a second copy.
+        server.append("order-1", events_of(&["Delivered"])).await;
+        let before = stats(&server).await;
+        let late = server.try_append(input).await;
+        let late = &TestServer::data(&late)["appendEvents"];
+        assert_eq!(late["events"], first["events"], "{}", db.name);
+        assert_eq!(late["position"], first["position"], "{}", db.name);
+        assert_eq!(
+            stats(&server).await,
+            before,
+            "{}: nothing appended",
+            db.name
+        );
+
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_id_stored_in_one_stream_is_already_exists_in_another_and_appends_nothing() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let id = "0b9a3c55-2222-4c3e-9a31-000000000001";
+        server
+            .append(
+                "order-1",
+                json!([{ "id": id, "type": "Placed", "data": {} }]),
+            )
+            .await;
+        let total = server.total_events().await;
+
+        let events =
+            json!([{ "type": "Other", "data": {} }, { "id": id, "type": "Placed", "data": {} }]);
+        let response = server
+            .try_append(json!({ "streamId": "order-2", "events": events }))
+            .await;
+        assert_eq!(
+            error_code(&response),
+            Some("ALREADY_EXISTS"),
+            "{}: {response}",
+            db.name
+        );
+        assert!(
+            response["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains(id),
+            "{}: {response}",
+            db.name
+        );
+        assert_eq!(server.total_events().await, total, "{}", db.name);
+        let stream = server
+            .gql("{ stream(id: \"order-2\") { id } }", json!({}))
+            .await;
+        assert_eq!(
+            TestServer::data(&stream)["stream"],
+            Value::Null,
+            "{}",
+            db.name
+        );
+
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_expected_version_is_a_concurrency_conflict_with_expected_and_actual() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        server.append("order-1", events_of(&["a", "b"])).await;
+        let total = server.total_events().await;
+
+        for (stream, sent, expected, actual) in [
+            ("order-1", json!(5), 5, 2),
+            ("order-1", json!(0), 0, 2),
+            ("order-1", json!("1"), 1, 2),
+            ("order-1", json!("5000000000"), 5_000_000_000_i64, 2),
+            ("order-9", json!(1), 1, 0),
+        ] {
+            let input =
+                json!({ "streamId": stream, "expectedVersion": sent, "events": events_of(&["c"]) });
+            let response = server.try_append(input).await;
+            let label = format!("{} {stream} expecting {sent}: {response}", db.name);
+            assert_eq!(
+                error_code(&response),
+                Some("CONCURRENCY_CONFLICT"),
+                "{label}"
+            );
+            let extensions = &response["errors"][0]["extensions"];
+            assert_eq!(extensions["expected"], expected, "{label}");
+            assert_eq!(extensions["actual"], actual, "{label}");
+            assert_eq!(extensions["streamId"], stream, "{label}");
+        }
+        assert_eq!(
+            server.total_events().await,
+            total,
+            "{}: conflicts append nothing",
+            db.name
+        );
+
+        for (stream, sent, version) in [
+            ("order-1", json!("2"), 3),
+            ("order-1", json!(3), 4),
+            ("order-9", json!("0"), 1),
+        ] {
+            let input =
+                json!({ "streamId": stream, "expectedVersion": sent, "events": events_of(&["c"]) });
+            let response = server.try_append(input).await;
+            assert_eq!(
+                TestServer::data(&response)["appendEvents"]["version"],
+                version,
+                "{} {sent}",
+                db.name
+            );
+        }
+
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+/// GET /graphql?query=...
+fn get_url(server: &TestServer, query: &str) -> reqwest::Url {
+    let mut url = reqwest::Url::parse(&server.url("/graphql")).expect("url");
+    url.query_pairs_mut().append_pair("query", query);
+    url
+}
+
+fn content_type(response: &reqwest::Response) -> String {
+    let value = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .expect("a content type");
+    value.to_str().expect("ASCII").to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_runs_a_query_but_refuses_a_mutation_with_405_and_allow_post() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        server.append("order-1", events_of(&["a"])).await;
+
+        let response = server
+            .client
+            .get(get_url(&server, "{ stats { totalEvents } }"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{}", db.name);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(
+            TestServer::data(&body)["stats"]["totalEvents"],
+            1,
+            "{}",
+            db.name
+        );
+
+        let mutation = "mutation { appendEvents(input: { streamId: \"order-2\", events: [{ type: \"x\", data: {} }] }) { version } }";
+        let response = server
+            .client
+            .get(get_url(&server, mutation))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{}", db.name);
+        assert_eq!(
+            response.headers().get(ALLOW).map(|v| v.as_bytes()),
+            Some(&b"POST"[..]),
+            "{}",
+            db.name
+        );
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["errors"][0]["message"].is_string(),
+            "{}: {body}",
+            db.name
+        );
+        assert_eq!(
+            server.total_events().await,
+            1,
+            "{}: the mutation did not run",
+            db.name
+        );
+
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_response_json_clients_get_400_for_requests_that_never_ran_and_json_clients_get_200()
+ {
+    const MODERN: &str = "application/graphql-response+json";
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let post = |query: &str, accept: &'static str| {
+            let request = server
+                .client
+                .post(server.url("/graphql"))
+                .header(ACCEPT, accept);
+            request.json(&json!({ "query": query })).send()
+        };
+
+        for (query, modern_status) in [
+            ("{ nope }", 400),                                     // validation error
+            ("{ stats {", 400),                                    // syntax error
+            ("{ stats { totalEvents } }", 200),                    // success
+            ("{ events(first: 1001) { edges { cursor } } }", 200), // field error: it ran
+        ] {
+            for (accept, status) in [(MODERN, modern_status), ("application/json", 200)] {
+                let response = post(query, accept).await.unwrap();
+                let label = format!("{} {query:?} accepting {accept}", db.name);
+                assert_eq!(response.status(), status, "{label}");
+                assert!(
+                    content_type(&response).starts_with(accept),
+                    "{label}: {}",
+                    content_type(&response)
+                );
+                let body: Value = response.json().await.unwrap();
+                assert_eq!(
+                    body["errors"].is_array(),
+                    query != "{ stats { totalEvents } }",
+                    "{label}: {body}"
+                );
+            }
+        }
+
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_get_graphiql_at_the_root_and_on_get_graphql_without_a_query() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let html = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        for (path, accept) in [("/", html), ("/", "*/*"), ("/graphql", html)] {
+            let response = server
+                .client
+                .get(server.url(path))
+                .header(ACCEPT, accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{} GET {path}", db.name);
+            assert!(
+                content_type(&response).starts_with("text/html"),
+                "{} GET {path}",
+                db.name
+            );
+            let page = response.text().await.unwrap().to_lowercase();
+            assert!(
+                page.contains("graphiql") && page.contains("/graphql"),
+                "{} GET {path}",
+                db.name
+            );
+        }
+        let api = server
+            .client
+            .get(server.url("/graphql"))
+            .header(ACCEPT, "application/json");
+        assert_eq!(
+            api.send().await.unwrap().status(),
+            400,
+            "{}: an API client without a query",
+            db.name
+        );
+
+        server.stop().await;
+        db.cleanup().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_says_ok_and_ready_answers_200_once_started() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        let health = server
+            .client
+            .get(server.url("/health"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), 200, "{}", db.name);
+        assert_eq!(health.text().await.unwrap(), "ok", "{}", db.name);
+        let ready = server
+            .client
+            .get(server.url("/ready"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ready.status(), 200, "{}", db.name);
+
+        server.stop().await;
+        db.cleanup().await;
+    }
+}

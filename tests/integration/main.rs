@@ -5,4 +5,5 @@
 mod common;
 mod concurrency;
 mod http_api;
+mod http_errors;
 mod store;

@@ -1,8 +1,53 @@
 //! The mutation root, merged from one object per area.
 
+mod account;
 mod append;
+mod user;
 
-use async_graphql::MergedObject;
+use std::sync::Arc;
+
+use async_graphql::{Context, ID, MergedObject};
+
+use crate::commands::{CommandContext, Commands};
+use crate::graphql::ApiError;
+use crate::store::MAX_NAME_LEN;
 
 #[derive(Default, MergedObject)]
-pub struct Mutation(append::AppendMutation);
+pub struct Mutation(
+    account::AccountMutation,
+    user::UserMutation,
+    append::AppendMutation,
+);
+
+/// What the HTTP layer knows about the request that commands record.
+#[derive(Clone, Debug, Default)]
+pub struct RequestMeta {
+    /// From the `X-Correlation-Id` header.
+    pub correlation_id: Option<String>,
+    pub actor: Option<String>,
+}
+
+fn commands<'a>(ctx: &Context<'a>) -> &'a Commands {
+    ctx.data_unchecked::<Arc<Commands>>()
+}
+
+/// The context of one command: its id (the client's idempotency key, else
+/// a new one), and the request's correlation id and actor.
+fn context(ctx: &Context<'_>, command_id: Option<ID>) -> Result<CommandContext, ApiError> {
+    let command_id = match command_id {
+        Some(id) if id.trim().is_empty() || id.len() > MAX_NAME_LEN => {
+            return Err(ApiError::bad_input(format!(
+                "commandId must be 1 to {MAX_NAME_LEN} characters and not blank"
+            )));
+        }
+        Some(id) => id.0,
+        None => uuid::Uuid::new_v4().to_string(),
+    };
+    let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
+    Ok(CommandContext {
+        correlation_id: meta.correlation_id.unwrap_or_else(|| command_id.clone()),
+        actor: meta.actor,
+        command_id,
+        received_at: chrono::Utc::now(),
+    })
+}

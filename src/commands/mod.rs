@@ -1,0 +1,214 @@
+//! The write side: commands in, events out.
+//!
+//! Each command loads its aggregate(s) through a cached [`Repository`],
+//! calls the pure `decide` of `crate::domain`, and appends the events with
+//! the versions it loaded (`execute.rs`). One file per aggregate's commands:
+//! `account.rs`, `transfer.rs`, `user.rs`.
+
+mod account;
+mod error;
+mod execute;
+mod repository;
+mod transfer;
+mod user;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+pub use account::{CloseAccount, Deposit, OpenAccount, Withdraw};
+pub use error::CommandError;
+pub use repository::{Loaded, Repository};
+pub use transfer::TransferMoney;
+pub use user::{DeleteUser, RegisterUser, UpdateUser};
+
+use crate::domain::account::Account;
+use crate::domain::user::{EmailReservation, User};
+use crate::domain::{Aggregate, DomainEvent};
+use crate::store::{
+    AppendOutcome, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend, StreamId,
+};
+use execute::Plan;
+
+/// Who sent a command and why: becomes every event's metadata.
+#[derive(Clone, Debug)]
+pub struct CommandContext {
+    /// The client's idempotency key, or a generated one.
+    pub command_id: String,
+    /// Ties together everything one user action caused; from the
+    /// `X-Correlation-Id` header, else the command id.
+    pub correlation_id: String,
+    pub actor: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+impl CommandContext {
+    fn metadata(&self) -> Map<String, Value> {
+        let mut meta = Map::new();
+        meta.insert("correlationId".into(), json!(self.correlation_id));
+        // A command's events are caused by the command itself.
+        meta.insert("causationId".into(), json!(self.command_id));
+        meta.insert("commandId".into(), json!(self.command_id));
+        if let Some(actor) = &self.actor {
+            meta.insert("actor".into(), json!(actor));
+        }
+        meta
+    }
+}
+
+/// What a successful command reports.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandOutput {
+    pub command_id: String,
+    /// The aggregate's stream (for a transfer, the source account's).
+    pub stream_id: String,
+    /// That stream's version after the command.
+    pub version: i64,
+    /// Global position of the command's last event.
+    pub position: i64,
+    pub events: Vec<RecordedEvent>,
+}
+
+/// A state to cache once the append that produced it has committed.
+pub(crate) enum CacheUpdate {
+    Account(StreamId, Account),
+    User(StreamId, User),
+    Email(StreamId, EmailReservation),
+}
+
+/// The command handlers, with one cached repository per aggregate type.
+pub struct Commands {
+    store: EventStore,
+    accounts: Repository<Account>,
+    users: Repository<User>,
+    emails: Repository<EmailReservation>,
+}
+
+impl Commands {
+    /// `cache_capacity` aggregates are kept per aggregate type.
+    pub fn new(store: EventStore, cache_capacity: u64) -> Self {
+        Self {
+            accounts: Repository::new(store.clone(), cache_capacity),
+            users: Repository::new(store.clone(), cache_capacity),
+            emails: Repository::new(store.clone(), cache_capacity),
+            store,
+        }
+    }
+
+    pub fn accounts(&self) -> &Repository<Account> {
+        &self.accounts
+    }
+
+    async fn remember(&self, updates: Vec<CacheUpdate>, outcome: &AppendOutcome) {
+        let version_of = |stream: &StreamId| {
+            outcome
+                .versions
+                .iter()
+                .find(|(s, _)| s == stream)
+                .map(|(_, v)| *v)
+        };
+        for update in updates {
+            match update {
+                CacheUpdate::Account(s, state) => {
+                    remember(&self.accounts, s, state, version_of).await
+                }
+                CacheUpdate::User(s, state) => remember(&self.users, s, state, version_of).await,
+                CacheUpdate::Email(s, state) => remember(&self.emails, s, state, version_of).await,
+            }
+        }
+    }
+
+    async fn forget(&self, stream: &StreamId) {
+        match stream.category() {
+            Account::CATEGORY => self.accounts.forget(stream).await,
+            User::CATEGORY => self.users.forget(stream).await,
+            EmailReservation::CATEGORY => self.emails.forget(stream).await,
+            _ => {}
+        }
+    }
+}
+
+async fn remember<A: Aggregate>(
+    repo: &Repository<A>,
+    stream: StreamId,
+    state: A,
+    version_of: impl Fn(&StreamId) -> Option<i64>,
+) {
+    // A stream the append did not touch keeps its cached state as it is.
+    if let Some(version) = version_of(&stream) {
+        repo.remember(&stream, Loaded { state, version }).await;
+    }
+}
+
+/// The stream of aggregate `A` with id `id`, e.g. `account-42`.
+fn stream_of<A: Aggregate>(id: &str) -> Result<StreamId, CommandError> {
+    if id.trim().is_empty() {
+        return Err(CommandError::invalid(format!(
+            "{} id must not be empty",
+            A::CATEGORY
+        )));
+    }
+    Ok(StreamId::parse(format!("{}-{id}", A::CATEGORY))?)
+}
+
+/// The store's expectation for a stream loaded at `version`.
+fn expect(version: i64) -> ExpectedVersion {
+    if version == 0 {
+        ExpectedVersion::NoStream
+    } else {
+        ExpectedVersion::Exact(version)
+    }
+}
+
+/// Domain events as events to store, with the command's metadata.
+fn to_new_events<E: DomainEvent>(
+    events: &[E],
+    ctx: &CommandContext,
+) -> Result<Vec<NewEvent>, CommandError> {
+    events
+        .iter()
+        .map(|event| {
+            let (event_type, data) = event.to_parts().map_err(|err| {
+                CommandError::Internal(format!("cannot serialize {event:?}: {err}"))
+            })?;
+            let mut new = NewEvent::new(event_type.clone(), data).with_metadata(ctx.metadata());
+            new.schema_version = E::schema_version(&event_type);
+            Ok(new)
+        })
+        .collect()
+}
+
+/// The append of `events` to a stream loaded at `loaded.version`, or
+/// nothing when there are none.
+fn append_of<A: Aggregate>(
+    stream: &StreamId,
+    loaded: &Loaded<A>,
+    events: &[A::Event],
+    ctx: &CommandContext,
+) -> Result<Option<StreamAppend>, CommandError> {
+    if events.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(StreamAppend {
+        stream: stream.clone(),
+        expected: expect(loaded.version),
+        events: to_new_events(events, ctx)?,
+    }))
+}
+
+/// The plan of a command on a single aggregate.
+fn single_plan<A: Aggregate>(
+    stream: StreamId,
+    loaded: Loaded<A>,
+    events: Vec<A::Event>,
+    ctx: &CommandContext,
+    cache: impl FnOnce(StreamId, A) -> CacheUpdate,
+) -> Result<Plan, CommandError> {
+    let append = append_of(&stream, &loaded, &events, ctx)?;
+    let state = loaded.state.fold(&events);
+    Ok(Plan {
+        appends: append.into_iter().collect(),
+        primary: stream.clone(),
+        unchanged_version: loaded.version,
+        cache: vec![cache(stream, state)],
+    })
+}

@@ -1,0 +1,73 @@
+//! The command log: one command by id, or all of them newest first.
+
+use async_graphql::connection::Edge;
+use async_graphql::{Context, ID, Object};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+
+use crate::config::Limits;
+use crate::graphql::ApiError;
+use crate::graphql::pagination;
+use crate::graphql::types::{CommandConnection, CommandRecord, CommandStatus};
+use crate::store::EventStore;
+
+#[derive(Default)]
+pub struct CommandsQuery;
+
+#[Object]
+impl CommandsQuery {
+    /// A command by id; null when no command with that id was received.
+    async fn command(&self, ctx: &Context<'_>, id: ID) -> Result<Option<CommandRecord>, ApiError> {
+        let store = ctx.data_unchecked::<EventStore>();
+        Ok(store.command(&id).await?.map(CommandRecord::from))
+    }
+
+    /// The command log, newest first.
+    async fn commands(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        status: Option<CommandStatus>,
+    ) -> Result<CommandConnection, ApiError> {
+        let store = ctx.data_unchecked::<EventStore>();
+        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let before = after.as_deref().map(decode_cursor).transpose()?;
+        let has_previous = before.is_some();
+        let mut rows = store
+            .commands(status.map(Into::into), before, limit as u64 + 1)
+            .await?;
+        let has_next = rows.len() > limit;
+        rows.truncate(limit);
+        let mut page = CommandConnection::new(has_previous, has_next);
+        page.edges.extend(
+            rows.into_iter()
+                .map(|r| Edge::new(encode_cursor(r.created_at, &r.id), CommandRecord::from(r))),
+        );
+        Ok(page)
+    }
+}
+
+/// The command log sorts by (created_at, id): both go into the cursor.
+fn encode_cursor(at: DateTime<Utc>, id: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("c1:{}:{id}", at.timestamp_micros()))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, String), ApiError> {
+    let unknown = || {
+        ApiError::bad_input(format!(
+            "unknown cursor {cursor:?}: pass an endCursor from this list"
+        ))
+    };
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| unknown())?;
+    let text = String::from_utf8(raw).map_err(|_| unknown())?;
+    let rest = text.strip_prefix("c1:").ok_or_else(unknown)?;
+    let (micros, id) = rest.split_once(':').ok_or_else(unknown)?;
+    let at = micros
+        .parse::<i64>()
+        .ok()
+        .and_then(DateTime::from_timestamp_micros)
+        .ok_or_else(unknown)?;
+    Ok((at, id.to_owned()))
+}

@@ -1,0 +1,227 @@
+//! The command log: what became of each command id. A successful command's
+//! row is written by the writer in the same transaction as its events, so
+//! "succeeded" and "its events are stored" are one fact; rejected and failed
+//! commands are recorded on their own.
+
+use chrono::{DateTime, Utc};
+use entity::commands;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+};
+use serde_json::Value;
+
+/// A command riding on an append, recorded as SUCCEEDED with it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandEntry {
+    pub id: String,
+    pub command_type: String,
+    pub input: Value,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandStatus {
+    Succeeded,
+    Rejected,
+    Failed,
+}
+
+impl CommandStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "SUCCEEDED",
+            Self::Rejected => "REJECTED",
+            Self::Failed => "FAILED",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "SUCCEEDED" => Self::Succeeded,
+            "REJECTED" => Self::Rejected,
+            _ => Self::Failed,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommandRecord {
+    pub id: String,
+    pub command_type: String,
+    pub input: Value,
+    pub status: CommandStatus,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    pub stream_id: Option<String>,
+    pub version: Option<i64>,
+    pub first_position: Option<i64>,
+    pub position: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+impl CommandRecord {
+    /// A command that appended nothing: rejected, failed, or a success
+    /// that changed nothing. `error` is its code and message.
+    pub fn without_events(
+        entry: &CommandEntry,
+        status: CommandStatus,
+        error: Option<(&str, &str)>,
+    ) -> Self {
+        Self {
+            id: entry.id.clone(),
+            command_type: entry.command_type.clone(),
+            input: entry.input.clone(),
+            status,
+            error_code: error.map(|(code, _)| code.to_owned()),
+            error_message: error.map(|(_, message)| message.to_owned()),
+            stream_id: None,
+            version: None,
+            first_position: None,
+            position: None,
+            created_at: entry.received_at,
+            completed_at: Some(Utc::now()),
+        }
+    }
+
+    /// Whether `entry` is the same command as this record's (a retry) rather
+    /// than another command reusing its id.
+    pub fn is_retry_of(&self, entry: &CommandEntry) -> bool {
+        self.command_type == entry.command_type && self.input == entry.input
+    }
+}
+
+impl From<commands::Model> for CommandRecord {
+    fn from(m: commands::Model) -> Self {
+        Self {
+            id: m.id,
+            command_type: m.command_type,
+            input: m.input,
+            status: CommandStatus::parse(&m.status),
+            error_code: m.error_code,
+            error_message: m.error_message,
+            stream_id: m.stream_id,
+            version: m.version,
+            first_position: m.first_position,
+            position: m.position,
+            created_at: m.created_at,
+            completed_at: m.completed_at,
+        }
+    }
+}
+
+fn active(r: &CommandRecord) -> commands::ActiveModel {
+    commands::ActiveModel {
+        id: Set(r.id.clone()),
+        command_type: Set(r.command_type.clone()),
+        input: Set(r.input.clone()),
+        status: Set(r.status.as_str().to_owned()),
+        error_code: Set(r.error_code.clone()),
+        error_message: Set(r.error_message.clone()),
+        stream_id: Set(r.stream_id.clone()),
+        version: Set(r.version),
+        first_position: Set(r.first_position),
+        position: Set(r.position),
+        created_at: Set(r.created_at),
+        completed_at: Set(r.completed_at),
+    }
+}
+
+/// Successful records among `ids` (others do not block a new attempt).
+pub(crate) async fn succeeded<C: ConnectionTrait>(
+    conn: &C,
+    ids: Vec<String>,
+) -> Result<Vec<CommandRecord>, DbErr> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = commands::Entity::find()
+        .filter(commands::Column::Id.is_in(ids))
+        .filter(commands::Column::Status.eq(CommandStatus::Succeeded.as_str()))
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(CommandRecord::from).collect())
+}
+
+/// Writes records, replacing a failed or rejected attempt of the same id.
+pub(crate) async fn upsert<C: ConnectionTrait>(
+    conn: &C,
+    records: &[CommandRecord],
+) -> Result<(), DbErr> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    use commands::Column as C;
+    commands::Entity::insert_many(records.iter().map(active))
+        .on_conflict(
+            OnConflict::column(C::Id)
+                .update_columns([
+                    C::CommandType,
+                    C::Input,
+                    C::Status,
+                    C::ErrorCode,
+                    C::ErrorMessage,
+                    C::StreamId,
+                    C::Version,
+                    C::FirstPosition,
+                    C::Position,
+                    C::CompletedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
+
+/// Records a command that appended nothing, unless the id already
+/// succeeded (a racing retry that committed wins over a late rejection).
+pub(crate) async fn record_without_events(
+    db: &DatabaseConnection,
+    record: &CommandRecord,
+) -> Result<(), DbErr> {
+    if !succeeded(db, vec![record.id.clone()]).await?.is_empty() {
+        return Ok(());
+    }
+    upsert(db, std::slice::from_ref(record)).await
+}
+
+pub(crate) async fn get(db: &DatabaseConnection, id: &str) -> Result<Option<CommandRecord>, DbErr> {
+    Ok(commands::Entity::find_by_id(id.to_owned())
+        .one(db)
+        .await?
+        .map(CommandRecord::from))
+}
+
+/// Newest first; `before` is the (created_at, id) of the last row seen.
+pub(crate) async fn list(
+    db: &DatabaseConnection,
+    status: Option<CommandStatus>,
+    before: Option<(DateTime<Utc>, String)>,
+    limit: u64,
+) -> Result<Vec<CommandRecord>, DbErr> {
+    let mut query = commands::Entity::find();
+    if let Some(status) = status {
+        query = query.filter(commands::Column::Status.eq(status.as_str()));
+    }
+    if let Some((at, id)) = before {
+        query = query.filter(
+            Condition::any()
+                .add(commands::Column::CreatedAt.lt(at))
+                .add(
+                    Condition::all()
+                        .add(commands::Column::CreatedAt.eq(at))
+                        .add(commands::Column::Id.lt(id)),
+                ),
+        );
+    }
+    let rows = query
+        .order_by(commands::Column::CreatedAt, Order::Desc)
+        .order_by(commands::Column::Id, Order::Desc)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(CommandRecord::from).collect())
+}
