@@ -27,6 +27,7 @@ pub fn app(state: AppState) -> Router {
         .route("/graphql", get(graphql_get).post(graphql_post))
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .route("/metrics", get(metrics))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
@@ -162,6 +163,22 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         },
     };
     operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+}
+
+/// Prometheus text exposition.
+async fn metrics() -> Response {
+    match crate::metrics::handle() {
+        Some(handle) => (
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "metrics are recorded by the embedding application",
+        )
+            .into_response(),
+    }
 }
 
 /// Liveness: the process answers.

@@ -13,7 +13,8 @@
 //!   `types/` (API types, separate from the SeaORM entities), `scalars.rs`,
 //!   and `error.rs`, the one place where errors get their
 //!   `extensions.code`.
-//! - `http.rs`: the axum router (GraphQL over HTTP, GraphiQL, health).
+//! - `http.rs`: the axum router (GraphQL over HTTP, GraphiQL, health,
+//!   `/metrics`); `metrics.rs`: metric names and the Prometheus recorder.
 //! - `server.rs`: start-up (connect, migrate, open the store) and `serve`.
 //! - `db.rs`: connection settings; `config.rs`: command line.
 //!
@@ -26,6 +27,7 @@ mod db;
 mod domain;
 mod graphql;
 mod http;
+mod metrics;
 mod server;
 mod store;
 

@@ -33,6 +33,8 @@ impl AppState {
     }
 
     pub fn new(store: EventStore, limits: Limits) -> Self {
+        // Installed before the first command or append records anything.
+        crate::metrics::handle();
         let commands = Arc::new(Commands::new(store.clone(), limits.aggregate_cache_size));
         let schema = build_schema(store.clone(), commands.clone(), limits);
         Self {

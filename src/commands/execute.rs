@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use rand::Rng;
 
@@ -82,12 +83,10 @@ impl Commands {
                 other => break other,
             }
         };
-        if retries > 0 {
-            tracing::debug!(command = %entry.id, retries, "command retried after conflicts");
-        }
         if let Err(err) = &result {
             self.log_unsuccessful(&entry, err).await;
         }
+        record(command_type, &result, retries, entry.received_at);
         result
     }
 
@@ -208,6 +207,29 @@ impl Commands {
             tracing::warn!(command = %entry.id, error = %log_err, "could not record a command's failure");
         }
     }
+}
+
+fn record(
+    command_type: &str,
+    result: &Result<CommandOutput, CommandError>,
+    retries: u32,
+    received: DateTime<Utc>,
+) {
+    use crate::metrics as m;
+    let status = match result {
+        Ok(_) => CommandStatus::Succeeded,
+        Err(err) if err.is_rejection() => CommandStatus::Rejected,
+        Err(_) => CommandStatus::Failed,
+    };
+    let kind = command_type.to_owned();
+    metrics::counter!(m::COMMANDS, "type" => kind.clone(), "status" => status.as_str())
+        .increment(1);
+    if retries > 0 {
+        metrics::counter!(m::COMMAND_RETRIES, "type" => kind.clone()).increment(u64::from(retries));
+        tracing::debug!(command_type, retries, "command retried after conflicts");
+    }
+    let elapsed = (Utc::now() - received).to_std().unwrap_or_default();
+    metrics::histogram!(m::COMMAND_SECONDS, "type" => kind).record(elapsed.as_secs_f64());
 }
 
 fn output(command_id: &str, primary: StreamId, outcome: &AppendOutcome) -> CommandOutput {

@@ -15,7 +15,7 @@
 use sea_orm::DatabaseConnection;
 use tokio::sync::{mpsc, oneshot, watch};
 
-use super::commit::commit_batch;
+use super::commit::{Committed, commit_batch};
 use super::{AppendOutcome, AppendRequest, StoreError};
 
 /// At most this many events go into one transaction; a larger queue waits
@@ -67,8 +67,10 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<AppendJob>, head: wa
 async fn process(db: &DatabaseConnection, batch: Vec<AppendJob>, head: &watch::Sender<i64>) {
     let (requests, replies): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|j| (j.request, j.reply)).unzip();
+    let started = std::time::Instant::now();
     match commit_batch(db, &requests).await {
         Ok(committed) => {
+            record(&committed, requests.len(), started);
             publish(head, committed.head);
             for (reply, outcome) in replies.into_iter().zip(committed.outcomes) {
                 let _ = reply.send(outcome);
@@ -96,6 +98,21 @@ async fn process(db: &DatabaseConnection, batch: Vec<AppendJob>, head: &watch::S
             }
         }
     }
+}
+
+fn record(committed: &Committed, jobs: usize, started: std::time::Instant) {
+    use crate::metrics as m;
+    let appended: usize = committed
+        .outcomes
+        .iter()
+        .flatten()
+        .filter(|o| o.appended)
+        .map(|o| o.events.len())
+        .sum();
+    metrics::counter!(m::APPEND_BATCHES).increment(1);
+    metrics::histogram!(m::APPEND_BATCH_JOBS).record(jobs as f64);
+    metrics::histogram!(m::APPEND_COMMIT_SECONDS).record(started.elapsed().as_secs_f64());
+    metrics::counter!(m::EVENTS_APPENDED).increment(appended as u64);
 }
 
 fn publish(head: &watch::Sender<i64>, position: i64) {
