@@ -12,7 +12,7 @@ use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::graphql::RequestMeta;
+use crate::graphql::{RequestMeta, code_request_errors};
 use crate::server::AppState;
 
 /// Largest request body: a generous bulk append, not an upload service.
@@ -104,7 +104,8 @@ fn with_meta(request: async_graphql::Request, headers: &HeaderMap) -> async_grap
 /// GraphQL over HTTP: `application/graphql-response+json` when the client
 /// accepts it, with 400 for a request that never ran (parse or validation
 /// error); plain `application/json` clients always get 200.
-fn respond(headers: &HeaderMap, response: async_graphql::Response) -> Response {
+fn respond(headers: &HeaderMap, mut response: async_graphql::Response) -> Response {
+    code_request_errors(&mut response);
     let modern = accepts(headers, GRAPHQL_RESPONSE_JSON);
     let never_ran = response.data == async_graphql::Value::Null
         && !response.errors.is_empty()

@@ -100,6 +100,18 @@ pub(crate) fn bad_input_value<T: InputType>(err: InputValueError<T>) -> InputVal
     err.with_extension("code", BAD_USER_INPUT)
 }
 
+/// Errors that async-graphql raises itself (a syntax error, an unknown
+/// field, an argument of the wrong type, a query too deep) carry no code;
+/// they are all the client's to fix.
+pub(crate) fn code_request_errors(response: &mut async_graphql::Response) {
+    for err in &mut response.errors {
+        let extensions = err.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", BAD_USER_INPUT);
+        }
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {

@@ -16,7 +16,7 @@ use crate::commands::Commands;
 use crate::config::Limits;
 use crate::store::EventStore;
 
-pub(crate) use error::ApiError;
+pub(crate) use error::{ApiError, code_request_errors};
 pub(crate) use mutation::RequestMeta;
 
 pub type ChronicleSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;

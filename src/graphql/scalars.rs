@@ -50,7 +50,7 @@ impl ScalarType for Decimal {
             // A JSON number's own text (serde_json keeps it exact for
             // integers; a fractional literal is as exact as the client sent).
             Value::Number(n) => Ok(Decimal(n.to_string())),
-            _ => Err(InputValueError::expected_type(value)),
+            _ => Err(bad_input_value(InputValueError::expected_type(value))),
         }
     }
 

@@ -199,9 +199,21 @@ fn replay_of_stored(state: &BatchState, job: &[StreamAppend]) -> AppendOutcome {
         .flat_map(|a| &a.events)
         .filter_map(|e| e.id.and_then(|id| state.existing.get(&id)).cloned())
         .collect();
+    // The versions the first attempt left each stream at, not where the
+    // streams are now: a late retry reports what its append did.
     let versions = job
         .iter()
-        .map(|a| (a.stream.clone(), current_version(state, a.stream.as_str())))
+        .map(|a| {
+            let last = events
+                .iter()
+                .filter(|e| e.stream_id == a.stream.as_str())
+                .map(|e| e.version)
+                .max();
+            (
+                a.stream.clone(),
+                last.unwrap_or_else(|| current_version(state, a.stream.as_str())),
+            )
+        })
         .collect();
     AppendOutcome {
         versions,

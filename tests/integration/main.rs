@@ -6,4 +6,5 @@ mod common;
 mod concurrency;
 mod http_api;
 mod http_errors;
+mod http_protocol;
 mod store;
