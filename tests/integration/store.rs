@@ -142,13 +142,25 @@ async fn retrying_an_append_with_the_same_event_ids_appends_nothing() {
             );
             assert_eq!(retry.position, first.position);
         }
+        // A late retry, after the stream moved on, reports what the first
+        // attempt did, not where the stream is now.
+        store
+            .append(stream("pay-1"), ExpectedVersion::Exact(2), events(1))
+            .await
+            .unwrap();
+        let late = store
+            .append(stream("pay-1"), ExpectedVersion::Any, batch())
+            .await
+            .unwrap();
+        assert_eq!(late.versions, first.versions, "on {}", db.name);
+        assert_eq!(late.events, first.events);
         // Stored at versions 1-2, so a retry that expects version 1 is wrong.
         let err = store
             .append(stream("pay-1"), ExpectedVersion::Exact(1), batch())
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
-        assert_eq!(store.stats().await.unwrap().total_events, 2);
+        assert_eq!(store.stats().await.unwrap().total_events, 3);
         db.cleanup().await;
     }
 }
