@@ -67,6 +67,15 @@ pub struct Limits {
     #[arg(long, env = "CHRONICLE_AGGREGATE_CACHE_SIZE", default_value_t = 10_000)]
     pub aggregate_cache_size: u64,
 
+    /// How long a query given `minPosition` waits for the projections it
+    /// reads before failing with CONSISTENCY_TIMEOUT, in milliseconds.
+    #[arg(
+        long,
+        env = "CHRONICLE_CONSISTENCY_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    pub consistency_timeout_ms: u64,
+
     /// Deepest GraphQL query accepted.
     #[arg(long, env = "CHRONICLE_MAX_QUERY_DEPTH", default_value_t = 16)]
     pub max_query_depth: usize,
@@ -78,6 +87,7 @@ impl Default for Limits {
             max_page_size: 1000,
             default_page_size: 100,
             aggregate_cache_size: 10_000,
+            consistency_timeout_ms: 5_000,
             max_query_depth: 16,
         }
     }

@@ -28,6 +28,7 @@ mod domain;
 mod graphql;
 mod http;
 mod metrics;
+mod projections;
 mod server;
 mod store;
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::commands::Commands;
 use crate::config::{DatabaseArgs, Limits};
 use crate::graphql::{ChronicleSchema, build_schema};
+use crate::projections::Projections;
 use crate::store::EventStore;
 
 /// Everything a request handler needs; cheap to clone.
@@ -17,6 +18,7 @@ use crate::store::EventStore;
 pub struct AppState {
     pub store: EventStore,
     pub commands: Arc<Commands>,
+    pub projections: Projections,
     pub schema: ChronicleSchema,
 }
 
@@ -29,17 +31,19 @@ impl AppState {
     ) -> Result<Self, crate::store::StoreError> {
         let db = crate::db::connect_and_migrate(database).await?;
         let store = EventStore::open(db).await?;
-        Ok(Self::new(store, limits))
+        let projections = Projections::start(store.clone(), Projections::standard()).await?;
+        Ok(Self::new(store, projections, limits))
     }
 
-    pub fn new(store: EventStore, limits: Limits) -> Self {
+    pub fn new(store: EventStore, projections: Projections, limits: Limits) -> Self {
         // Installed before the first command or append records anything.
         crate::metrics::handle();
         let commands = Arc::new(Commands::new(store.clone(), limits.aggregate_cache_size));
-        let schema = build_schema(store.clone(), commands.clone(), limits);
+        let schema = build_schema(store.clone(), commands.clone(), projections.clone(), limits);
         Self {
             store,
             commands,
+            projections,
             schema,
         }
     }

@@ -4,6 +4,8 @@
 //! server converts between them, so a column can change without the public
 //! schema changing by accident.
 
+pub mod account_summaries;
 pub mod commands;
 pub mod events;
+pub mod projection_checkpoints;
 pub mod streams;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_create_event_store;
 mod m20261122_000002_create_commands;
+mod m20261122_000003_create_projections;
 
 pub struct Migrator;
 
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_create_event_store::Migration),
             Box::new(m20261122_000002_create_commands::Migration),
+            Box::new(m20261122_000003_create_projections::Migration),
         ]
     }
 }

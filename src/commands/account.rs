@@ -5,7 +5,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{
-    CacheUpdate, CommandContext, CommandError, CommandOutput, Commands, single_plan, stream_of,
+    CacheUpdate, CommandContext, CommandError, CommandOutput, Commands, lock_key, single_plan,
+    stream_of,
 };
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountCommand};
@@ -58,7 +59,8 @@ impl Commands {
         let logged = input_of(&input);
         let input = &input;
         let account_id = &account_id;
-        self.run(ctx, "openAccount", logged, false, move || {
+        let key = lock_key::<Account>(account_id);
+        self.run(ctx, "openAccount", logged, false, &[&key], move || {
             Box::pin(async move {
                 let command = AccountCommand::Open {
                     owner: input.owner.clone(),
@@ -112,7 +114,8 @@ impl Commands {
         let fixed = input.expected_version.is_some();
         let logged = input_of(&input);
         let input = &input;
-        self.run(ctx, "closeAccount", logged, fixed, move || {
+        let key = lock_key::<Account>(&input.account_id);
+        self.run(ctx, "closeAccount", logged, fixed, &[&key], move || {
             Box::pin(async move {
                 self.decide_account(
                     ctx,
@@ -137,7 +140,8 @@ impl Commands {
         let logged = input_of(&input);
         let input = &input;
         let command = &command;
-        self.run(ctx, command_type, logged, fixed, move || {
+        let key = lock_key::<Account>(&input.account_id);
+        self.run(ctx, command_type, logged, fixed, &[&key], move || {
             Box::pin(async move {
                 let command = command(Amount::parse(&input.amount)?, input.description.clone());
                 self.decide_account(ctx, &input.account_id, input.expected_version, &command)

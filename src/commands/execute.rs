@@ -31,15 +31,17 @@ pub(crate) struct Plan {
 }
 
 impl Commands {
-    /// Runs a command. `attempt` loads and decides; it runs again after a
-    /// lost race (the conflicting streams' cache entries are dropped first,
-    /// so it sees the winner's events).
+    /// Runs a command on the aggregates `serialize_on` (stream ids), which
+    /// it holds this node's locks of. `attempt` loads and decides; it runs
+    /// again after a lost race (the conflicting streams' cache entries are
+    /// dropped first, so it sees the winner's events).
     pub(crate) async fn run<'a, F>(
         &self,
         ctx: &CommandContext,
         command_type: &str,
         input: serde_json::Value,
         client_fixed_version: bool,
+        serialize_on: &[&str],
         mut attempt: F,
     ) -> Result<CommandOutput, CommandError>
     where
@@ -56,11 +58,15 @@ impl Commands {
         {
             return answer;
         }
+        let guards = self.locks.lock(serialize_on).await;
         let mut retries = 0;
         let result = loop {
             let plan = match attempt().await {
                 Ok(plan) => plan,
-                Err(err) => break Err(err),
+                Err(err) => match self.succeeded_meanwhile(&entry).await {
+                    Some(answer) => break answer,
+                    None => break Err(err),
+                },
             };
             match self.commit(&entry, plan).await {
                 Err(CommandError::Conflict { .. })
@@ -83,6 +89,7 @@ impl Commands {
                 other => break other,
             }
         };
+        drop(guards);
         if let Err(err) = &result {
             self.log_unsuccessful(&entry, err).await;
         }
@@ -133,6 +140,9 @@ impl Commands {
         entry: &CommandEntry,
         plan: Plan,
     ) -> Result<CommandOutput, CommandError> {
+        if let Some(answer) = self.succeeded_meanwhile(entry).await {
+            return answer;
+        }
         let position = self.store.head();
         let record = CommandRecord {
             stream_id: Some(plan.primary.to_string()),
@@ -148,6 +158,23 @@ impl Commands {
             position,
             events: Vec::new(),
         })
+    }
+
+    /// The first result, when a racing retry of this command id succeeded
+    /// after the log was first checked. This attempt then decided on the
+    /// state that success produced (the account it opens exists, the money
+    /// it withdraws is gone, the name it sets is set), so its refusal or
+    /// empty success is not the answer.
+    async fn succeeded_meanwhile(
+        &self,
+        entry: &CommandEntry,
+    ) -> Option<Result<CommandOutput, CommandError>> {
+        match self.store.command(&entry.id).await {
+            Ok(Some(record)) if record.status == CommandStatus::Succeeded => {
+                self.answer_from_log(entry, record).await
+            }
+            _ => None,
+        }
     }
 
     /// The answer for a command id found in the log: the first result for a

@@ -8,6 +8,7 @@
 mod account;
 mod error;
 mod execute;
+mod locks;
 mod repository;
 mod transfer;
 mod user;
@@ -78,6 +79,7 @@ pub(crate) enum CacheUpdate {
 /// The command handlers, with one cached repository per aggregate type.
 pub struct Commands {
     store: EventStore,
+    locks: locks::AggregateLocks,
     accounts: Repository<Account>,
     users: Repository<User>,
     emails: Repository<EmailReservation>,
@@ -90,6 +92,7 @@ impl Commands {
             accounts: Repository::new(store.clone(), cache_capacity),
             users: Repository::new(store.clone(), cache_capacity),
             emails: Repository::new(store.clone(), cache_capacity),
+            locks: locks::AggregateLocks::default(),
             store,
         }
     }
@@ -148,6 +151,12 @@ fn stream_of<A: Aggregate>(id: &str) -> Result<StreamId, CommandError> {
         )));
     }
     Ok(StreamId::parse(format!("{}-{id}", A::CATEGORY))?)
+}
+
+/// The key a command on aggregate `A` with id `id` serializes on (its
+/// stream id, whether or not the id is valid: validation comes later).
+fn lock_key<A: Aggregate>(id: &str) -> String {
+    format!("{}-{id}", A::CATEGORY)
 }
 
 /// The store's expectation for a stream loaded at `version`.

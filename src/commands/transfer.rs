@@ -9,7 +9,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{
-    CacheUpdate, CommandContext, CommandError, CommandOutput, Commands, Plan, append_of, stream_of,
+    CacheUpdate, CommandContext, CommandError, CommandOutput, Commands, Plan, append_of, lock_key,
+    stream_of,
 };
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, Transfer, decide_transfer};
@@ -34,16 +35,27 @@ impl Commands {
         let transfer_id = Uuid::new_v4();
         let logged = serde_json::to_value(&input).unwrap_or_default();
         let input = &input;
-        self.run(ctx, "transfer", logged, false, move || {
-            Box::pin(async move {
-                let transfer = Transfer {
-                    transfer_id,
-                    amount: Amount::parse(&input.amount)?,
-                    description: input.description.clone(),
-                };
-                self.decide_transfer(ctx, input, &transfer).await
-            })
-        })
+        let keys = [
+            lock_key::<Account>(&input.from_account_id),
+            lock_key::<Account>(&input.to_account_id),
+        ];
+        self.run(
+            ctx,
+            "transfer",
+            logged,
+            false,
+            &[&keys[0], &keys[1]],
+            move || {
+                Box::pin(async move {
+                    let transfer = Transfer {
+                        transfer_id,
+                        amount: Amount::parse(&input.amount)?,
+                        description: input.description.clone(),
+                    };
+                    self.decide_transfer(ctx, input, &transfer).await
+                })
+            },
+        )
         .await
     }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{
-    CacheUpdate, CommandContext, CommandError, CommandOutput, Commands, Plan, append_of,
+    CacheUpdate, CommandContext, CommandError, CommandOutput, Commands, Plan, append_of, lock_key,
     single_plan, stream_of,
 };
 use crate::domain::Aggregate;
@@ -56,7 +56,8 @@ impl Commands {
         let logged = serde_json::to_value(&input).unwrap_or_default();
         let input = &input;
         let user_id = &user_id;
-        self.run(ctx, "registerUser", logged, false, move || {
+        let key = lock_key::<User>(user_id);
+        self.run(ctx, "registerUser", logged, false, &[&key], move || {
             Box::pin(async move {
                 let command = UserCommand::Register {
                     email: input.email.clone(),
@@ -77,11 +78,13 @@ impl Commands {
     ) -> Result<CommandOutput, CommandError> {
         let logged = serde_json::to_value(&input).unwrap_or_default();
         let input = &input;
+        let key = lock_key::<User>(&input.user_id);
         self.run(
             ctx,
             "updateUser",
             logged,
             input.expected_version.is_some(),
+            &[&key],
             move || {
                 Box::pin(async move {
                     let command = UserCommand::Update {
@@ -122,11 +125,13 @@ impl Commands {
     ) -> Result<CommandOutput, CommandError> {
         let logged = serde_json::to_value(&input).unwrap_or_default();
         let input = &input;
+        let key = lock_key::<User>(&input.user_id);
         self.run(
             ctx,
             "deleteUser",
             logged,
             input.expected_version.is_some(),
+            &[&key],
             move || {
                 Box::pin(async move {
                     let stream = stream_of::<User>(&input.user_id)?;

@@ -52,13 +52,24 @@ impl Currency {
     /// How many decimal places amounts in this currency have (ISO 4217's
     /// minor unit).
     pub fn exponent(&self) -> u32 {
-        match &self.0 {
-            b"JPY" | b"KRW" | b"VND" | b"CLP" | b"ISK" | b"UGX" | b"XAF" | b"XOF" | b"PYG" => 0,
-            b"BHD" | b"KWD" | b"OMR" | b"JOD" | b"TND" | b"IQD" | b"LYD" => 3,
-            _ => 2,
+        let code = self.as_str();
+        if NO_DECIMALS.contains(&code) {
+            0
+        } else if THREE_DECIMALS.contains(&code) {
+            3
+        } else {
+            2
         }
     }
 }
+
+/// Currencies without minor units; every other has two, but for
+/// [`THREE_DECIMALS`].
+pub const NO_DECIMALS: &[&str] = &[
+    "JPY", "KRW", "VND", "CLP", "ISK", "UGX", "XAF", "XOF", "PYG",
+];
+/// Currencies with three decimal places.
+pub const THREE_DECIMALS: &[&str] = &["BHD", "KWD", "OMR", "JOD", "TND", "IQD", "LYD"];
 
 impl Default for Currency {
     fn default() -> Self {
@@ -161,6 +172,20 @@ impl Amount {
     }
 }
 
+impl Amount {
+    /// The smallest whole number of minor units at or above this amount,
+    /// for a currency with `exponent` decimals (a lower bound in a filter,
+    /// where extra decimals round up instead of being an error); `None`
+    /// beyond the 64-bit range.
+    pub fn ceil_minor(&self, exponent: u32) -> Option<i64> {
+        use rust_decimal::prelude::ToPrimitive;
+        let scaled = self
+            .0
+            .checked_mul(Decimal::from(10i64.checked_pow(exponent)?))?;
+        scaled.ceil().to_i64()
+    }
+}
+
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(&self.0, f)
@@ -222,6 +247,24 @@ fn echo(input: &str) -> String {
     } else {
         let head: String = input.chars().take(ECHO_LIMIT).collect();
         format!("{head:?}...")
+    }
+}
+
+#[cfg(test)]
+mod ceil_tests {
+    use super::*;
+
+    #[test]
+    fn a_lower_bound_rounds_extra_decimals_up() {
+        let amount = Amount::parse("10.001").unwrap();
+        assert_eq!(amount.ceil_minor(2), Some(1001));
+        assert_eq!(amount.ceil_minor(3), Some(10001));
+        assert_eq!(amount.ceil_minor(0), Some(11));
+        assert_eq!(Amount::parse("-1.5").unwrap().ceil_minor(0), Some(-1));
+        assert_eq!(
+            Amount::parse("99999999999999999999").unwrap().ceil_minor(2),
+            None
+        );
     }
 }
 

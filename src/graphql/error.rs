@@ -10,6 +10,7 @@ use async_graphql::{ErrorExtensions, InputType, InputValueError};
 use uuid::Uuid;
 
 use crate::commands::CommandError;
+use crate::projections::ProjectionsError;
 use crate::store::StoreError;
 
 #[derive(Clone, Debug, PartialEq)]
@@ -30,6 +31,8 @@ pub enum ApiError {
     InsufficientFunds(String),
     /// `ACCOUNT_CLOSED`.
     AccountClosed(String),
+    /// `CONSISTENCY_TIMEOUT`: a read-your-writes wait ran out.
+    ConsistencyTimeout(String),
     /// `INTERNAL`: the detail is logged, never sent.
     Internal(String),
 }
@@ -47,6 +50,7 @@ impl ApiError {
             Self::Conflict { .. } => "CONCURRENCY_CONFLICT",
             Self::InsufficientFunds(_) => "INSUFFICIENT_FUNDS",
             Self::AccountClosed(_) => "ACCOUNT_CLOSED",
+            Self::ConsistencyTimeout(_) => "CONSISTENCY_TIMEOUT",
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -141,7 +145,8 @@ impl From<ApiError> for async_graphql::Error {
             | ApiError::NotFound(m)
             | ApiError::AlreadyExists(m)
             | ApiError::InsufficientFunds(m)
-            | ApiError::AccountClosed(m) => {
+            | ApiError::AccountClosed(m)
+            | ApiError::ConsistencyTimeout(m) => {
                 async_graphql::Error::new(m).extend_with(|_, e| e.set("code", code))
             }
             ApiError::Conflict {
@@ -165,6 +170,18 @@ impl From<ApiError> for async_graphql::Error {
                     e.set("errorId", id.to_string());
                 })
             }
+        }
+    }
+}
+
+impl From<ProjectionsError> for ApiError {
+    fn from(err: ProjectionsError) -> Self {
+        match err {
+            ProjectionsError::Unknown(name) => {
+                Self::NotFound(format!("no projection is named {name:?}"))
+            }
+            err @ ProjectionsError::Timeout { .. } => Self::ConsistencyTimeout(err.to_string()),
+            other => Self::Internal(other.to_string()),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The GraphQL schema: roots merged from one file per area, API types of
 //! their own, and one error mapping. No transport code lives here.
 
+mod consistency;
 mod error;
 mod mutation;
 mod pagination;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use crate::commands::Commands;
 use crate::config::Limits;
+use crate::projections::Projections;
 use crate::store::EventStore;
 
 pub(crate) use error::{ApiError, code_request_errors};
@@ -30,11 +32,17 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscriptio
 }
 
 /// The schema with its data; building it touches no database.
-pub fn build_schema(store: EventStore, commands: Arc<Commands>, limits: Limits) -> ChronicleSchema {
+pub fn build_schema(
+    store: EventStore,
+    commands: Arc<Commands>,
+    projections: Projections,
+    limits: Limits,
+) -> ChronicleSchema {
     builder()
         .limit_depth(limits.max_query_depth)
         .data(store)
         .data(commands)
+        .data(projections)
         .data(limits)
         .finish()
 }

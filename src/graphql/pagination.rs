@@ -45,6 +45,24 @@ pub fn decode(kind: CursorKind, cursor: &str) -> Result<i64, ApiError> {
     key.and_then(|k| k.parse().ok()).ok_or_else(unknown)
 }
 
+/// A cursor around a text key (an account or user id).
+pub fn encode_text(key: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("t1:{key}"))
+}
+
+pub fn decode_text(cursor: &str) -> Result<String, ApiError> {
+    let unknown = || {
+        ApiError::bad_input(format!(
+            "unknown cursor {cursor:?}: pass an endCursor from this list"
+        ))
+    };
+    let raw = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| unknown())?;
+    let text = String::from_utf8(raw).map_err(|_| unknown())?;
+    text.strip_prefix("t1:")
+        .map(str::to_owned)
+        .ok_or_else(unknown)
+}
+
 /// The page size for `first`, within the configured limits.
 pub fn page_size(first: Option<i32>, limits: &Limits) -> Result<usize, ApiError> {
     match first {

@@ -2,6 +2,13 @@
 //! over HTTP on a random port. Each test runs on SQLite, and on PostgreSQL
 //! too when `TEST_DATABASE_URL` is set.
 
+mod commands_account;
+mod commands_concurrency;
+mod commands_idempotency;
+mod commands_log;
+mod commands_support;
+mod commands_user;
+mod commands_versions;
 mod common;
 mod concurrency;
 mod http_api;

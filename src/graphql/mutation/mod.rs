@@ -2,6 +2,7 @@
 
 mod account;
 mod append;
+mod projections;
 mod user;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ pub struct Mutation(
     account::AccountMutation,
     user::UserMutation,
     append::AppendMutation,
+    projections::ProjectionMutation,
 );
 
 /// What the HTTP layer knows about the request that commands record.

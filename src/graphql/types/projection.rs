@@ -1,0 +1,62 @@
+//! `Projection`: a read model's state and progress.
+
+use async_graphql::{Enum, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use crate::graphql::scalars::Long;
+use crate::projections::{ProjectionState as State, ProjectionStatus};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
+pub enum ProjectionState {
+    Running,
+    CatchingUp,
+    Paused,
+    Rebuilding,
+    Failed,
+}
+
+impl From<State> for ProjectionState {
+    fn from(s: State) -> Self {
+        match s {
+            State::Running => Self::Running,
+            State::CatchingUp => Self::CatchingUp,
+            State::Paused => Self::Paused,
+            State::Rebuilding => Self::Rebuilding,
+            State::Failed => Self::Failed,
+        }
+    }
+}
+
+#[derive(Clone, Debug, SimpleObject)]
+pub struct Projection {
+    /// AccountBalances, TransactionHistory, DailySummary, Users, ...
+    pub name: String,
+    pub status: ProjectionState,
+    /// Global position of the last event applied.
+    pub position: Long,
+    pub head_position: Long,
+    /// headPosition - position.
+    pub lag: Long,
+    pub events_processed: Long,
+    pub last_error: Option<String>,
+    /// While FAILED: the position of the event the projection stopped at.
+    pub failed_position: Option<Long>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Projection {
+    pub fn new(status: ProjectionStatus, head: i64) -> Self {
+        let head = head.max(status.position);
+        Self {
+            name: status.name.to_owned(),
+            status: status.state.into(),
+            position: Long(status.position),
+            head_position: Long(head),
+            lag: Long(head - status.position),
+            events_processed: Long(status.events_processed),
+            last_error: status.last_error,
+            failed_position: status.failed_position.map(Long),
+            updated_at: status.updated_at,
+        }
+    }
+}

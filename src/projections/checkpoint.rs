@@ -1,0 +1,82 @@
+//! Reading and writing a projection's checkpoint row.
+
+use chrono::{DateTime, Utc};
+use entity::projection_checkpoints as cp;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QuerySelect};
+
+use super::ProjectionState;
+
+/// A checkpoint as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub position: i64,
+    pub state: ProjectionState,
+    pub events_processed: i64,
+    pub last_error: Option<String>,
+    pub failed_position: Option<i64>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Checkpoint {
+    pub fn start() -> Self {
+        Self {
+            position: 0,
+            state: ProjectionState::Running,
+            events_processed: 0,
+            last_error: None,
+            failed_position: None,
+            updated_at: Utc::now(),
+        }
+    }
+}
+
+/// The stored checkpoint; inside an append's transaction on PostgreSQL the
+/// row is locked, so two nodes cannot apply the same batch at once.
+pub async fn load<C: ConnectionTrait>(conn: &C, name: &str) -> Result<Option<Checkpoint>, DbErr> {
+    let mut query = cp::Entity::find_by_id(name.to_owned());
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    Ok(query.one(conn).await?.map(|m| Checkpoint {
+        position: m.position,
+        state: ProjectionState::parse(&m.status),
+        events_processed: m.events_processed,
+        last_error: m.last_error,
+        failed_position: m.failed_position,
+        updated_at: m.updated_at,
+    }))
+}
+
+pub async fn save<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+    checkpoint: &Checkpoint,
+) -> Result<(), DbErr> {
+    use cp::Column as C;
+    let row = cp::ActiveModel {
+        name: Set(name.to_owned()),
+        position: Set(checkpoint.position),
+        status: Set(checkpoint.state.stored().to_owned()),
+        events_processed: Set(checkpoint.events_processed),
+        last_error: Set(checkpoint.last_error.clone()),
+        failed_position: Set(checkpoint.failed_position),
+        updated_at: Set(checkpoint.updated_at),
+    };
+    cp::Entity::insert(row)
+        .on_conflict(
+            OnConflict::column(C::Name)
+                .update_columns([
+                    C::Position,
+                    C::Status,
+                    C::EventsProcessed,
+                    C::LastError,
+                    C::FailedPosition,
+                    C::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(conn)
+        .await?;
+    Ok(())
+}
