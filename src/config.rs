@@ -76,6 +76,18 @@ pub struct Limits {
     )]
     pub consistency_timeout_ms: u64,
 
+    /// WebSocket connections open at once; more are refused with 503.
+    #[arg(long, env = "CHRONICLE_MAX_CONNECTIONS", default_value_t = 20_000)]
+    pub max_connections: usize,
+
+    /// Subscriptions one WebSocket connection may hold at once.
+    #[arg(
+        long,
+        env = "CHRONICLE_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 100
+    )]
+    pub max_subscriptions_per_connection: usize,
+
     /// Deepest GraphQL query accepted.
     #[arg(long, env = "CHRONICLE_MAX_QUERY_DEPTH", default_value_t = 16)]
     pub max_query_depth: usize,
@@ -88,6 +100,8 @@ impl Default for Limits {
             default_page_size: 100,
             aggregate_cache_size: 10_000,
             consistency_timeout_ms: 5_000,
+            max_connections: 20_000,
+            max_subscriptions_per_connection: 100,
             max_query_depth: 16,
         }
     }

@@ -5,7 +5,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use async_graphql_axum::GraphQLRequest;
 use async_graphql_axum::rejection::GraphQLRejection;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -14,6 +14,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::graphql::{RequestMeta, code_request_errors};
 use crate::server::AppState;
+use crate::websocket;
 
 /// Largest request body: a generous bulk append, not an upload service.
 const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
@@ -25,6 +26,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(graphiql))
         .route("/graphql", get(graphql_get).post(graphql_post))
+        .route("/graphql/ws", get(graphql_ws))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
@@ -43,13 +45,19 @@ async fn graphiql() -> Html<String> {
     )
 }
 
-/// A browser (asking for HTML) gets GraphiQL; anything else is a GraphQL
+async fn graphql_ws(State(state): State<AppState>, request: Request) -> Response {
+    websocket::upgrade(state, request).await
+}
+
+/// A WebSocket upgrade is served as on `/graphql/ws`; a browser (asking
+/// for HTML) gets GraphiQL; anything else is a GraphQL
 /// query over GET, which may not run a mutation (GET must be safe).
-async fn graphql_get(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: Result<GraphQLRequest, GraphQLRejection>,
-) -> Response {
+async fn graphql_get(State(state): State<AppState>, request: Request) -> Response {
+    if websocket::is_upgrade(&request) {
+        return websocket::upgrade(state, request).await;
+    }
+    let headers = request.headers().clone();
+    let request = GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await;
     let request = match request.map(GraphQLRequest::into_inner) {
         Ok(request) if !request.query.trim().is_empty() => request,
         _ if accepts(&headers, "text/html") => return graphiql().await.into_response(),

@@ -31,6 +31,8 @@ mod metrics;
 mod projections;
 mod server;
 mod store;
+mod subscriptions;
+mod websocket;
 
 pub use commands::{
     CloseAccount, CommandContext, CommandError, CommandOutput, Commands, DeleteUser, Deposit,
@@ -46,3 +48,4 @@ pub use store::{
     EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent, RecordedEvent, StoreError,
     StoreStats, StreamAppend, StreamId, StreamInfo, category_of,
 };
+pub use websocket::ConnectionInit;

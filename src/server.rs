@@ -16,6 +16,8 @@ use crate::store::EventStore;
 /// Everything a request handler needs; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    pub limits: Limits,
+    pub connections: crate::websocket::ConnectionLimit,
     pub store: EventStore,
     pub commands: Arc<Commands>,
     pub projections: Projections,
@@ -30,6 +32,15 @@ impl AppState {
         limits: Limits,
     ) -> Result<Self, crate::store::StoreError> {
         let db = crate::db::connect_and_migrate(database).await?;
+        Self::start_on(db, limits).await
+    }
+
+    /// Like `start`, on a connection that the caller made and migrated
+    /// (a test that watches the statements the server runs, say).
+    pub async fn start_on(
+        db: sea_orm::DatabaseConnection,
+        limits: Limits,
+    ) -> Result<Self, crate::store::StoreError> {
         let store = EventStore::open(db).await?;
         let projections = Projections::start(store.clone(), Projections::standard()).await?;
         Ok(Self::new(store, projections, limits))
@@ -39,8 +50,15 @@ impl AppState {
         // Installed before the first command or append records anything.
         crate::metrics::handle();
         let commands = Arc::new(Commands::new(store.clone(), limits.aggregate_cache_size));
-        let schema = build_schema(store.clone(), commands.clone(), projections.clone(), limits);
+        let schema = build_schema(
+            store.clone(),
+            commands.clone(),
+            projections.clone(),
+            limits.clone(),
+        );
         Self {
+            connections: crate::websocket::ConnectionLimit::new(limits.max_connections),
+            limits,
             store,
             commands,
             projections,

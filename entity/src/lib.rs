@@ -6,6 +6,9 @@
 
 pub mod account_summaries;
 pub mod commands;
+pub mod daily_summaries;
 pub mod events;
 pub mod projection_checkpoints;
 pub mod streams;
+pub mod transactions;
+pub mod users;

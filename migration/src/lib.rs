@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_create_event_store;
 mod m20261122_000002_create_commands;
 mod m20261122_000003_create_projections;
+mod m20261122_000004_create_read_models;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_create_event_store::Migration),
             Box::new(m20261122_000002_create_commands::Migration),
             Box::new(m20261122_000003_create_projections::Migration),
+            Box::new(m20261122_000004_create_read_models::Migration),
         ]
     }
 }

@@ -33,6 +33,9 @@ pub enum ApiError {
     AccountClosed(String),
     /// `CONSISTENCY_TIMEOUT`: a read-your-writes wait ran out.
     ConsistencyTimeout(String),
+    /// A rejection recorded in the command log, returned again to a retry
+    /// with its original code and message.
+    Replayed { code: String, message: String },
     /// `INTERNAL`: the detail is logged, never sent.
     Internal(String),
 }
@@ -42,7 +45,7 @@ impl ApiError {
         Self::BadUserInput(message.into())
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             Self::BadUserInput(_) => BAD_USER_INPUT,
             Self::NotFound(_) => "NOT_FOUND",
@@ -51,6 +54,7 @@ impl ApiError {
             Self::InsufficientFunds(_) => "INSUFFICIENT_FUNDS",
             Self::AccountClosed(_) => "ACCOUNT_CLOSED",
             Self::ConsistencyTimeout(_) => "CONSISTENCY_TIMEOUT",
+            Self::Replayed { code, .. } => code,
             Self::Internal(_) => "INTERNAL",
         }
     }
@@ -64,11 +68,6 @@ impl ApiError {
             "ALREADY_EXISTS" => Self::AlreadyExists(message),
             "INSUFFICIENT_FUNDS" => Self::InsufficientFunds(message),
             "ACCOUNT_CLOSED" => Self::AccountClosed(message),
-            "CONCURRENCY_CONFLICT" => Self::Conflict {
-                stream: String::new(),
-                expected: -1,
-                actual: -1,
-            },
             _ => Self::Internal(message),
         }
     }
@@ -88,7 +87,7 @@ impl From<CommandError> for ApiError {
                 actual,
             },
             CommandError::Store(store) => store.into(),
-            CommandError::Replayed { code, message } => Self::from_code(&code, message),
+            CommandError::Replayed { code, message } => Self::Replayed { code, message },
             other => Self::from_code(other.code(), message),
         }
     }
@@ -139,7 +138,7 @@ impl From<StoreError> for ApiError {
 
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
-        let code = err.code();
+        let code = err.code().to_owned();
         match err {
             ApiError::BadUserInput(m)
             | ApiError::NotFound(m)
@@ -147,7 +146,7 @@ impl From<ApiError> for async_graphql::Error {
             | ApiError::InsufficientFunds(m)
             | ApiError::AccountClosed(m)
             | ApiError::ConsistencyTimeout(m) => {
-                async_graphql::Error::new(m).extend_with(|_, e| e.set("code", code))
+                async_graphql::Error::new(m).extend_with(|_, e| e.set("code", code.as_str()))
             }
             ApiError::Conflict {
                 stream,
@@ -162,6 +161,9 @@ impl From<ApiError> for async_graphql::Error {
                 e.set("expected", expected);
                 e.set("actual", actual);
             }),
+            ApiError::Replayed { code, message } => {
+                async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
+            }
             ApiError::Internal(detail) => {
                 let id = Uuid::new_v4();
                 tracing::error!(error_id = %id, %detail, "internal error");

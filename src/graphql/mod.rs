@@ -3,13 +3,16 @@
 
 mod consistency;
 mod error;
+mod loaders;
 mod mutation;
 mod pagination;
 mod query;
 mod scalars;
+mod subscription;
 mod types;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{Schema, SchemaBuilder};
 
 use std::sync::Arc;
 
@@ -20,14 +23,16 @@ use crate::store::EventStore;
 
 pub(crate) use error::{ApiError, code_request_errors};
 pub(crate) use mutation::RequestMeta;
+use subscription::SubscriptionRoot;
+pub(crate) use subscription::SubscriptionSlots;
 
-pub type ChronicleSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type ChronicleSchema = Schema<query::Query, mutation::Mutation, SubscriptionRoot>;
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, EmptySubscription> {
+fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, SubscriptionRoot> {
     Schema::build(
         query::Query::default(),
         mutation::Mutation::default(),
-        EmptySubscription,
+        SubscriptionRoot,
     )
 }
 
@@ -40,6 +45,10 @@ pub fn build_schema(
 ) -> ChronicleSchema {
     builder()
         .limit_depth(limits.max_query_depth)
+        .data(DataLoader::new(
+            loaders::TransactionsLoader::new(store.clone()),
+            tokio::spawn,
+        ))
         .data(store)
         .data(commands)
         .data(projections)

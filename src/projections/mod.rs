@@ -6,11 +6,17 @@
 //! store's head moves. Delivery is at least once; the checkpoint read
 //! inside that transaction makes a redelivered batch a no-op. Where a
 //! projection updates a row: one file per read model
-//! (`account_balances.rs`, ...).
+//! (`account_balances.rs`, `transaction_history.rs`, `daily_summary.rs`,
+//! `users.rs`), each applying a batch through a pure `fold`.
 
 mod account_balances;
 mod checkpoint;
+mod daily_summary;
 mod runtime;
+#[cfg(test)]
+mod testing;
+mod transaction_history;
+mod users;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +27,9 @@ use sea_orm::{DatabaseTransaction, DbErr};
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use account_balances::{AccountBalances, CLOSED, OPEN};
+pub use daily_summary::DailySummary;
+pub use transaction_history::{TransactionHistory, TransactionKind};
+pub use users::Users;
 
 use crate::store::{EventStore, RecordedEvent};
 
@@ -162,7 +171,12 @@ impl Projections {
 
     /// The standard read models.
     pub fn standard() -> Vec<Arc<dyn Projection>> {
-        vec![Arc::new(AccountBalances)]
+        vec![
+            Arc::new(AccountBalances),
+            Arc::new(TransactionHistory),
+            Arc::new(DailySummary),
+            Arc::new(Users),
+        ]
     }
 
     pub fn names(&self) -> &[&'static str] {
@@ -176,6 +190,11 @@ impl Projections {
     /// Every status change of one projection.
     pub fn watch(&self, name: &str) -> Result<watch::Receiver<ProjectionStatus>, ProjectionsError> {
         Ok(self.projector(name)?.status.clone())
+    }
+
+    /// The last position this node committed.
+    pub fn head(&self) -> i64 {
+        self.store.head()
     }
 
     /// The log's head as stored (other nodes' appends included).

@@ -278,3 +278,6 @@ async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbE
         db.begin().await
     }
 }
+
+#[cfg(test)]
+mod tests;

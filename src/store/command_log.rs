@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::commands;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr,
     EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
@@ -154,6 +154,10 @@ pub(crate) async fn upsert<C: ConnectionTrait>(
         return Ok(());
     }
     use commands::Column as C;
+    // A success is final: a late rejection of a racing retry must not
+    // replace it (the condition makes the check and the write one step).
+    let not_succeeded =
+        Expr::col((commands::Entity, C::Status)).ne(CommandStatus::Succeeded.as_str());
     commands::Entity::insert_many(records.iter().map(active))
         .on_conflict(
             OnConflict::column(C::Id)
@@ -169,6 +173,7 @@ pub(crate) async fn upsert<C: ConnectionTrait>(
                     C::Position,
                     C::CompletedAt,
                 ])
+                .action_and_where(not_succeeded)
                 .to_owned(),
         )
         .exec_without_returning(conn)

@@ -19,7 +19,9 @@ mod types;
 mod writer;
 
 use sea_orm::{DatabaseConnection, DbBackend};
-use tokio::sync::{mpsc, oneshot, watch};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use uuid::Uuid;
 
 pub use command_log::{CommandEntry, CommandRecord, CommandStatus};
@@ -30,6 +32,10 @@ pub use types::{
     StreamAppend, StreamId, StreamInfo, category_of,
 };
 
+/// Commits kept for live subscribers before a slow one must catch up from
+/// the log.
+const LIVE_BUFFER: usize = 1_024;
+
 /// Most events one append may carry; bigger imports go in several appends.
 pub const MAX_APPEND_EVENTS: usize = 10_000;
 
@@ -39,6 +45,7 @@ pub struct EventStore {
     db: DatabaseConnection,
     writer: mpsc::Sender<writer::AppendJob>,
     head: watch::Receiver<i64>,
+    events: broadcast::Sender<Arc<[RecordedEvent]>>,
 }
 
 impl EventStore {
@@ -46,11 +53,17 @@ impl EventStore {
     pub async fn open(db: DatabaseConnection) -> Result<Self, StoreError> {
         let head = commit::read_head(&db).await?;
         let (head_tx, head_rx) = watch::channel(head);
-        let writer = writer::spawn(db.clone(), head_tx);
+        let (events, _) = broadcast::channel(LIVE_BUFFER);
+        let announce = writer::Announce {
+            head: head_tx,
+            events: events.clone(),
+        };
+        let writer = writer::spawn(db.clone(), announce);
         Ok(Self {
             db,
             writer,
             head: head_rx,
+            events,
         })
     }
 
@@ -130,7 +143,18 @@ impl EventStore {
         filter: &LogFilter,
         limit: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        Ok(read::log(&self.db, after, filter, limit).await?)
+        Ok(read::log(&self.db, after, None, filter, limit).await?)
+    }
+
+    /// The global log between two positions: `after < position <= until`.
+    pub async fn read_log_until(
+        &self,
+        after: i64,
+        until: i64,
+        filter: &LogFilter,
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        Ok(read::log(&self.db, after, Some(until), filter, limit).await?)
     }
 
     pub async fn event(&self, id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
@@ -182,6 +206,13 @@ impl EventStore {
     /// The head as it moves: woken once per committed batch.
     pub fn watch_head(&self) -> watch::Receiver<i64> {
         self.head.clone()
+    }
+
+    /// Every later commit's events, in position order. A receiver that
+    /// falls more than the buffer behind gets `Lagged` and must read the
+    /// rest from the log: the broadcast is a fast path, never the record.
+    pub fn live_events(&self) -> broadcast::Receiver<Arc<[RecordedEvent]>> {
+        self.events.subscribe()
     }
 
     /// The head as stored, including other nodes' commits.

@@ -91,11 +91,15 @@ pub(crate) async fn stream(
 pub(crate) async fn log(
     db: &DatabaseConnection,
     after: i64,
+    until: Option<i64>,
     filter: &LogFilter,
     limit: u64,
 ) -> Result<Vec<RecordedEvent>, DbErr> {
-    let rows = events::Entity::find()
-        .filter(events::Column::Position.gt(after))
+    let mut query = events::Entity::find().filter(events::Column::Position.gt(after));
+    if let Some(until) = until {
+        query = query.filter(events::Column::Position.lte(until));
+    }
+    let rows = query
         .filter(filter.condition())
         .order_by(events::Column::Position, Order::Asc)
         .limit(limit)

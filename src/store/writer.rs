@@ -13,10 +13,12 @@
 //! `commit.rs`).
 
 use sea_orm::DatabaseConnection;
-use tokio::sync::{mpsc, oneshot, watch};
+use std::sync::Arc;
+
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::commit::{Committed, commit_batch};
-use super::{AppendOutcome, AppendRequest, StoreError};
+use super::{AppendOutcome, AppendRequest, RecordedEvent, StoreError};
 
 /// At most this many events go into one transaction; a larger queue waits
 /// for the next batch. Big enough to amortize the fsync, small enough that
@@ -39,14 +41,22 @@ impl AppendJob {
     }
 }
 
+/// Where the writer announces what it committed.
+pub(crate) struct Announce {
+    /// The head position, moved once per commit.
+    pub head: watch::Sender<i64>,
+    /// The events of each commit, in position order, for live subscribers.
+    pub events: broadcast::Sender<Arc<[RecordedEvent]>>,
+}
+
 /// Starts the writer; it stops when every sender is dropped.
-pub(crate) fn spawn(db: DatabaseConnection, head: watch::Sender<i64>) -> mpsc::Sender<AppendJob> {
+pub(crate) fn spawn(db: DatabaseConnection, announce: Announce) -> mpsc::Sender<AppendJob> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-    tokio::spawn(run(db, rx, head));
+    tokio::spawn(run(db, rx, announce));
     tx
 }
 
-async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<AppendJob>, head: watch::Sender<i64>) {
+async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<AppendJob>, announce: Announce) {
     while let Some(first) = rx.recv().await {
         let mut events = first.event_count();
         let mut batch = vec![first];
@@ -59,19 +69,19 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<AppendJob>, head: wa
                 Err(_) => break,
             }
         }
-        process(&db, batch, &head).await;
+        process(&db, batch, &announce).await;
     }
     tracing::debug!("event store writer stopped");
 }
 
-async fn process(db: &DatabaseConnection, batch: Vec<AppendJob>, head: &watch::Sender<i64>) {
+async fn process(db: &DatabaseConnection, batch: Vec<AppendJob>, announce: &Announce) {
     let (requests, replies): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|j| (j.request, j.reply)).unzip();
     let started = std::time::Instant::now();
     match commit_batch(db, &requests).await {
         Ok(committed) => {
             record(&committed, requests.len(), started);
-            publish(head, committed.head);
+            publish(announce, &committed);
             for (reply, outcome) in replies.into_iter().zip(committed.outcomes) {
                 let _ = reply.send(outcome);
             }
@@ -84,7 +94,7 @@ async fn process(db: &DatabaseConnection, batch: Vec<AppendJob>, head: &watch::S
             for (request, reply) in requests.into_iter().zip(replies) {
                 let outcome = match commit_batch(db, std::slice::from_ref(&request)).await {
                     Ok(mut committed) => {
-                        publish(head, committed.head);
+                        publish(announce, &committed);
                         committed.outcomes.remove(0)
                     }
                     Err(err) => Err(StoreError::Database(err)),
@@ -115,8 +125,24 @@ fn record(committed: &Committed, jobs: usize, started: std::time::Instant) {
     metrics::counter!(m::EVENTS_APPENDED).increment(appended as u64);
 }
 
-fn publish(head: &watch::Sender<i64>, position: i64) {
-    head.send_if_modified(|current| {
+/// Tells waiters and subscribers about a commit. The events go out before
+/// the head moves, so whoever wakes on the head finds them broadcast.
+fn publish(announce: &Announce, committed: &Committed) {
+    let events: Vec<RecordedEvent> = committed
+        .outcomes
+        .iter()
+        .flatten()
+        .filter(|o| o.appended)
+        .flat_map(|o| o.events.iter().cloned())
+        .collect();
+    if !events.is_empty() {
+        let mut events = events;
+        events.sort_by_key(|e| e.position);
+        // No receiver is not an error: nobody subscribes yet.
+        let _ = announce.events.send(events.into());
+    }
+    let position = committed.head;
+    announce.head.send_if_modified(|current| {
         let moved = position > *current;
         if moved {
             *current = position;

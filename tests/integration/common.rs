@@ -103,6 +103,12 @@ impl TestServer {
 
     pub async fn start_with(db: &TestDb, limits: Limits) -> Self {
         let state = AppState::start(&db.args, limits).await.expect("start app");
+        Self::serve(state).await
+    }
+
+    /// Serves an app the test started itself (on a connection it watches,
+    /// say).
+    pub async fn serve(state: AppState) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");

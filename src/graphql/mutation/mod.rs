@@ -50,6 +50,8 @@ fn context(ctx: &Context<'_>, command_id: Option<ID>) -> Result<CommandContext, 
         correlation_id: meta.correlation_id.unwrap_or_else(|| command_id.clone()),
         actor: meta.actor,
         command_id,
-        received_at: chrono::Utc::now(),
+        // Stored precision (PostgreSQL's) is microseconds; the command log's
+        // cursor relies on the stored value being exactly this one.
+        received_at: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
     })
 }

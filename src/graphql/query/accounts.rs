@@ -16,6 +16,9 @@ use crate::projections::{CLOSED, OPEN};
 use crate::store::EventStore;
 
 const READS: &[&str] = &["AccountBalances"];
+/// When `Account.transactions` is selected, the answer reads
+/// TransactionHistory too, and minPosition must cover both.
+const READS_WITH_TRANSACTIONS: &[&str] = &["AccountBalances", "TransactionHistory"];
 
 #[derive(Default)]
 pub struct AccountsQuery;
@@ -29,7 +32,12 @@ impl AccountsQuery {
         id: ID,
         min_position: Option<Long>,
     ) -> Result<Option<Account>, ApiError> {
-        reflect(ctx, READS, min_position).await?;
+        let reads = if ctx.look_ahead().field("transactions").exists() {
+            READS_WITH_TRANSACTIONS
+        } else {
+            READS
+        };
+        reflect(ctx, reads, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
         let found = row::Entity::find_by_id(id.0)
             .one(db)
@@ -50,7 +58,13 @@ impl AccountsQuery {
         let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
         let after = after.map(|c| pagination::decode_text(&c)).transpose()?;
         let condition = filter_condition(filter.unwrap_or_default())?;
-        reflect(ctx, READS, min_position).await?;
+        let node = ctx.look_ahead().field("edges").field("node");
+        let reads = if node.field("transactions").exists() {
+            READS_WITH_TRANSACTIONS
+        } else {
+            READS
+        };
+        reflect(ctx, reads, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
         let mut query = row::Entity::find().filter(condition);
         if let Some(after) = &after {

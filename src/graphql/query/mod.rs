@@ -2,14 +2,20 @@
 
 mod accounts;
 mod commands;
+mod daily_summaries;
 mod projections;
 mod store;
+mod transactions;
+mod users;
 
 use async_graphql::MergedObject;
 
 #[derive(Default, MergedObject)]
 pub struct Query(
     accounts::AccountsQuery,
+    transactions::TransactionsQuery,
+    daily_summaries::DailySummariesQuery,
+    users::UsersQuery,
     store::StoreQuery,
     commands::CommandsQuery,
     projections::ProjectionsQuery,

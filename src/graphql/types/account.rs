@@ -1,10 +1,16 @@
 //! `Account` (the AccountBalances read model) and its filter.
 
-use async_graphql::{Enum, ID, InputObject, SimpleObject};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::account_summaries;
 
+use super::transaction::{TransactionConnection, transaction_page};
+use crate::config::Limits;
 use crate::domain::money::{Currency, Money};
+use crate::graphql::ApiError;
+use crate::graphql::loaders::{TransactionPage, TransactionsLoader};
+use crate::graphql::pagination::{self, CursorKind};
 use crate::graphql::scalars::{Decimal, Long};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -15,6 +21,7 @@ pub enum AccountStatus {
 
 /// An account as the AccountBalances projection sees it.
 #[derive(Clone, Debug, SimpleObject)]
+#[graphql(complex)]
 pub struct Account {
     pub id: ID,
     pub owner: String,
@@ -45,6 +52,38 @@ impl From<account_summaries::Model> for Account {
             opened_at: m.opened_at,
             updated_at: m.updated_at,
         }
+    }
+}
+
+#[ComplexObject]
+impl Account {
+    /// The account's money movements (TransactionHistory), newest first.
+    /// The list's own minPosition covers them: `account` and `accounts`
+    /// wait for TransactionHistory too when this field is asked for.
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<TransactionConnection, ApiError> {
+        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let before = after
+            .map(|c| pagination::decode(CursorKind::Position, &c))
+            .transpose()?;
+        // Through the loader: a list of accounts reads all their pages in
+        // one statement instead of one per account.
+        let page = TransactionPage {
+            account_id: self.id.to_string(),
+            rows: limit as u64 + 1,
+            before,
+        };
+        let rows = ctx
+            .data_unchecked::<DataLoader<TransactionsLoader>>()
+            .load_one(page)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .unwrap_or_default();
+        transaction_page(rows, limit, before.is_some())
     }
 }
 

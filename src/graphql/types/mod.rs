@@ -2,14 +2,20 @@
 
 mod account;
 mod command;
+mod daily_summary;
 mod event;
 mod projection;
 mod stats;
 mod stream;
+mod transaction;
+mod user;
 
 pub use account::{Account, AccountFilter, AccountStatus};
 pub use command::{CommandConnection, CommandRecord, CommandResult, CommandStatus};
+pub use daily_summary::DailySummary;
 pub use event::{Event, EventFilter, event_page};
 pub use projection::Projection;
 pub use stats::Stats;
 pub use stream::Stream;
+pub use transaction::{TransactionConnection, transaction_page};
+pub use user::User;

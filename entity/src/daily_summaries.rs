@@ -1,0 +1,27 @@
+//! Read model of the DailySummary projection: one row per UTC day and
+//! currency.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "daily_summaries")]
+pub struct Model {
+    /// UTC day, `YYYY-MM-DD` (sorts as text in date order).
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub date: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub currency: String,
+    /// Deposits and opening balances, in minor units.
+    pub deposits: i64,
+    /// Withdrawals, in minor units.
+    pub withdrawals: i64,
+    /// `deposits - withdrawals`.
+    pub net_change: i64,
+    /// Openings, deposits, withdrawals and transfers (each transfer once).
+    pub transaction_count: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,51 @@
+//! `transactions(accountId)`: one account's history from the
+//! TransactionHistory read model, newest first.
+
+use async_graphql::{Context, ID, Object};
+use entity::transactions as row;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::config::Limits;
+use crate::graphql::ApiError;
+use crate::graphql::consistency::reflect;
+use crate::graphql::pagination::{self, CursorKind};
+use crate::graphql::scalars::Long;
+use crate::graphql::types::{TransactionConnection, transaction_page};
+use crate::store::EventStore;
+
+pub const READS: &[&str] = &["TransactionHistory"];
+
+#[derive(Default)]
+pub struct TransactionsQuery;
+
+#[Object]
+impl TransactionsQuery {
+    /// An account's money movements, newest first; the cursor is the
+    /// movement's position, so new movements never shift a page.
+    async fn transactions(
+        &self,
+        ctx: &Context<'_>,
+        account_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+        min_position: Option<Long>,
+    ) -> Result<TransactionConnection, ApiError> {
+        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let before = after
+            .map(|c| pagination::decode(CursorKind::Position, &c))
+            .transpose()?;
+        reflect(ctx, READS, min_position).await?;
+        let db = ctx.data_unchecked::<EventStore>().db();
+        let mut query = row::Entity::find().filter(row::Column::AccountId.eq(account_id.0));
+        if let Some(before) = before {
+            query = query.filter(row::Column::Position.lt(before));
+        }
+        let rows = query
+            .order_by_desc(row::Column::Position)
+            .limit(limit as u64 + 1)
+            .all(db)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        transaction_page(rows, limit, before.is_some())
+    }
+}

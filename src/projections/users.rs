@@ -1,0 +1,216 @@
+//! Users: one row per user with its email, name, version and whether it
+//! was deleted (deleted users stay, marked).
+//!
+//! Only `user-` streams count: the `useremail-` streams that reserve an
+//! email are another aggregate's, whose category merely starts alike. A
+//! batch is applied like AccountBalances': the rows it touches are loaded
+//! once, folded with the pure [`fold`], and written back in one upsert.
+
+use std::collections::HashMap;
+
+use entity::users as row;
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+};
+
+use super::{Projection, ProjectionError};
+use crate::domain::user::{User, UserEvent};
+use crate::domain::{Aggregate, DomainEvent};
+use crate::store::RecordedEvent;
+
+pub struct Users;
+
+#[async_trait::async_trait]
+impl Projection for Users {
+    fn name(&self) -> &'static str {
+        "Users"
+    }
+
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError> {
+        let events = user_events(events)?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
+        let mut rows: HashMap<String, Option<row::Model>> = row::Entity::find()
+            .filter(row::Column::UserId.is_in(ids))
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|m| (m.user_id.clone(), Some(m)))
+            .collect();
+        for (id, recorded, event) in &events {
+            let current = rows.remove(id).flatten();
+            rows.insert(id.clone(), Some(fold(current, id, recorded, event)?));
+        }
+        upsert(txn, rows.into_values().flatten().collect()).await?;
+        Ok(())
+    }
+
+    async fn reset(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        row::Entity::delete_many().exec(txn).await?;
+        Ok(())
+    }
+}
+
+/// The user events of a batch, with their user ids, decoded.
+fn user_events(
+    events: &[RecordedEvent],
+) -> Result<Vec<(String, &RecordedEvent, UserEvent)>, ProjectionError> {
+    let prefix = format!("{}-", User::CATEGORY);
+    events
+        .iter()
+        .filter_map(|e| {
+            e.stream_id
+                .strip_prefix(&prefix)
+                .map(|id| (id.to_owned(), e))
+        })
+        .map(|(id, e)| {
+            let event = UserEvent::from_parts(&e.event_type, e.data.clone()).map_err(|err| {
+                ProjectionError::Event(format!(
+                    "event {} ({} at position {}) cannot be read: {err}",
+                    e.id, e.event_type, e.position
+                ))
+            })?;
+            Ok((id, e, event))
+        })
+        .collect()
+}
+
+/// The row after one event. Pure: `apply` and the tests fold with it.
+pub fn fold(
+    current: Option<row::Model>,
+    user_id: &str,
+    recorded: &RecordedEvent,
+    event: &UserEvent,
+) -> Result<row::Model, ProjectionError> {
+    if let UserEvent::UserRegistered { email, name } = event {
+        return Ok(row::Model {
+            user_id: user_id.to_owned(),
+            email: email.clone(),
+            name: name.clone(),
+            deleted: false,
+            version: recorded.version,
+            created_at: recorded.recorded_at,
+            updated_at: recorded.recorded_at,
+        });
+    }
+    let mut row = current.ok_or_else(|| {
+        ProjectionError::Event(format!(
+            "{} at position {} is for user {user_id}, who was never registered",
+            recorded.event_type, recorded.position
+        ))
+    })?;
+    match event {
+        UserEvent::UserUpdated { email, name } => {
+            if let Some(email) = email {
+                row.email.clone_from(email);
+            }
+            if let Some(name) = name {
+                row.name.clone_from(name);
+            }
+        }
+        UserEvent::UserDeleted {} => row.deleted = true,
+        UserEvent::UserRegistered { .. } => {}
+    }
+    row.version = recorded.version;
+    row.updated_at = recorded.recorded_at;
+    Ok(row)
+}
+
+async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), DbErr> {
+    use row::Column as C;
+    for chunk in rows.chunks(500) {
+        let models = chunk.iter().map(|m| row::ActiveModel {
+            user_id: Set(m.user_id.clone()),
+            email: Set(m.email.clone()),
+            name: Set(m.name.clone()),
+            deleted: Set(m.deleted),
+            version: Set(m.version),
+            created_at: Set(m.created_at),
+            updated_at: Set(m.updated_at),
+        });
+        row::Entity::insert_many(models)
+            .on_conflict(
+                OnConflict::column(C::UserId)
+                    .update_columns([
+                        C::Email,
+                        C::Name,
+                        C::Deleted,
+                        C::Version,
+                        C::CreatedAt,
+                        C::UpdatedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
+            .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::projections::testing::recorded;
+
+    fn registered() -> UserEvent {
+        UserEvent::UserRegistered {
+            email: "ada@example.com".into(),
+            name: "Ada".into(),
+        }
+    }
+
+    #[test]
+    fn an_update_changes_only_the_fields_it_names() {
+        let row = fold(None, "u", &recorded("user-u", 1, 1), &registered()).unwrap();
+        let update = UserEvent::UserUpdated {
+            email: None,
+            name: Some("Ada L.".into()),
+        };
+        let row = fold(Some(row), "u", &recorded("user-u", 2, 5), &update).unwrap();
+        assert_eq!(
+            (row.email.as_str(), row.name.as_str()),
+            ("ada@example.com", "Ada L.")
+        );
+        assert_eq!(row.version, 2);
+    }
+
+    #[test]
+    fn a_deleted_user_stays_marked_deleted() {
+        let row = fold(None, "u", &recorded("user-u", 1, 1), &registered()).unwrap();
+        let row = fold(
+            Some(row),
+            "u",
+            &recorded("user-u", 2, 2),
+            &UserEvent::UserDeleted {},
+        )
+        .unwrap();
+        assert!(row.deleted);
+        assert_eq!(row.version, 2);
+    }
+
+    #[test]
+    fn email_reservation_streams_are_not_users() {
+        let mut reservation = recorded("useremail-0b7f", 1, 1);
+        reservation.event_type = "EmailReserved".into();
+        assert!(user_events(&[reservation]).unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_update_of_a_user_never_registered_stops_the_projection() {
+        let err = fold(
+            None,
+            "u",
+            &recorded("user-u", 1, 1),
+            &UserEvent::UserDeleted {},
+        )
+        .unwrap_err();
+        assert!(matches!(err, ProjectionError::Event(m) if m.contains("never registered")));
+    }
+}

@@ -1,0 +1,110 @@
+//! GraphQL over WebSocket: `graphql-transport-ws` (the `graphql-ws` npm
+//! client, Apollo, urql) and the legacy `graphql-ws`
+//! (subscriptions-transport-ws), on `/graphql/ws` and as an upgrade of
+//! `/graphql`.
+//!
+//! Between the socket and the GraphQL protocol sits a forwarder that also
+//! sends a WebSocket ping every [`KEEPALIVE`], so idle subscriptions
+//! survive proxies that drop quiet connections; browsers answer pings by
+//! themselves. The connection-init payload is kept in the connection's data
+//! for resolvers (authentication will read it).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::Data;
+use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::graphql::SubscriptionSlots;
+use crate::server::AppState;
+
+const KEEPALIVE: Duration = Duration::from_secs(15);
+
+/// The payload a client sent with `connection_init`.
+#[derive(Clone, Debug, Default)]
+pub struct ConnectionInit(pub serde_json::Value);
+
+/// How many WebSocket connections may be open at once.
+#[derive(Clone, Debug)]
+pub struct ConnectionLimit(Arc<Semaphore>);
+
+impl ConnectionLimit {
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Semaphore::new(max)))
+    }
+}
+
+pub fn is_upgrade(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+pub async fn upgrade(state: AppState, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let protocol = match GraphQLProtocol::from_request_parts(&mut parts, &state).await {
+        Ok(protocol) => protocol,
+        Err(status) => {
+            let message = "offer the graphql-transport-ws or graphql-ws subprotocol";
+            return (status, message).into_response();
+        }
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Ok(permit) = state.connections.0.clone().try_acquire_owned() else {
+        let message = "too many WebSocket connections; try again later";
+        return (StatusCode::SERVICE_UNAVAILABLE, message).into_response();
+    };
+    upgrade
+        .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .on_upgrade(move |socket| serve(socket, state, protocol, permit))
+}
+
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    protocol: GraphQLProtocol,
+    _permit: OwnedSemaphorePermit,
+) {
+    let (mut socket_sink, socket_stream) = socket.split();
+    let (tx, mut rx) = futures::channel::mpsc::channel::<Message>(64);
+    let forward = async move {
+        let mut ticker = tokio::time::interval(KEEPALIVE);
+        ticker.tick().await;
+        loop {
+            let message = tokio::select! {
+                message = rx.next() => match message {
+                    Some(message) => message,
+                    None => break,
+                },
+                _ = ticker.tick() => Message::Ping(Default::default()),
+            };
+            if socket_sink.send(message).await.is_err() {
+                break;
+            }
+        }
+        let _ = socket_sink.close().await;
+    };
+    let max_subscriptions = state.limits.max_subscriptions_per_connection;
+    let graphql =
+        GraphQLWebSocket::new_with_pair(tx, socket_stream, state.schema.clone(), protocol)
+            .on_connection_init(move |payload| async move {
+                let mut data = Data::default();
+                data.insert(SubscriptionSlots::new(max_subscriptions));
+                data.insert(ConnectionInit(payload));
+                Ok(data)
+            })
+            .serve();
+    tokio::join!(forward, graphql);
+}
