@@ -76,6 +76,11 @@ pub struct Limits {
     )]
     pub consistency_timeout_ms: u64,
 
+    /// A snapshot of an aggregate is written each time its stream crosses
+    /// a multiple of this many events (0: never).
+    #[arg(long, env = "CHRONICLE_SNAPSHOT_EVERY", default_value_t = 100)]
+    pub snapshot_every: i64,
+
     /// WebSocket connections open at once; more are refused with 503.
     #[arg(long, env = "CHRONICLE_MAX_CONNECTIONS", default_value_t = 20_000)]
     pub max_connections: usize,
@@ -100,6 +105,7 @@ impl Default for Limits {
             default_page_size: 100,
             aggregate_cache_size: 10_000,
             consistency_timeout_ms: 5_000,
+            snapshot_every: 100,
             max_connections: 20_000,
             max_subscriptions_per_connection: 100,
             max_query_depth: 16,

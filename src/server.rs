@@ -49,7 +49,11 @@ impl AppState {
     pub fn new(store: EventStore, projections: Projections, limits: Limits) -> Self {
         // Installed before the first command or append records anything.
         crate::metrics::handle();
-        let commands = Arc::new(Commands::new(store.clone(), limits.aggregate_cache_size));
+        let commands = Arc::new(Commands::new(
+            store.clone(),
+            limits.aggregate_cache_size,
+            limits.snapshot_every,
+        ));
         let schema = build_schema(
             store.clone(),
             commands.clone(),

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod daily_summaries;
 pub mod events;
 pub mod projection_checkpoints;
+pub mod snapshots;
 pub mod streams;
 pub mod transactions;
 pub mod users;

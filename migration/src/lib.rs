@@ -8,6 +8,7 @@ mod m20261122_000001_create_event_store;
 mod m20261122_000002_create_commands;
 mod m20261122_000003_create_projections;
 mod m20261122_000004_create_read_models;
+mod m20261122_000005_create_snapshots;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_create_commands::Migration),
             Box::new(m20261122_000003_create_projections::Migration),
             Box::new(m20261122_000004_create_read_models::Migration),
+            Box::new(m20261122_000005_create_snapshots::Migration),
         ]
     }
 }

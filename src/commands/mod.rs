@@ -8,8 +8,10 @@
 mod account;
 mod error;
 mod execute;
+mod history;
 mod locks;
 mod repository;
+mod snapshots;
 mod transfer;
 mod user;
 
@@ -18,13 +20,14 @@ use serde_json::{Map, Value, json};
 
 pub use account::{CloseAccount, Deposit, OpenAccount, Withdraw};
 pub use error::CommandError;
+pub use history::AsOf;
 pub use repository::{Loaded, Repository};
 pub use transfer::TransferMoney;
 pub use user::{DeleteUser, RegisterUser, UpdateUser};
 
 use crate::domain::account::Account;
 use crate::domain::user::{EmailReservation, User};
-use crate::domain::{Aggregate, DomainEvent};
+use crate::domain::{Aggregate, DomainEvent, Snapshot};
 use crate::store::{
     AppendOutcome, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };
@@ -86,12 +89,13 @@ pub struct Commands {
 }
 
 impl Commands {
-    /// `cache_capacity` aggregates are kept per aggregate type.
-    pub fn new(store: EventStore, cache_capacity: u64) -> Self {
+    /// `cache_capacity` aggregates are kept per aggregate type; a snapshot
+    /// is written every `snapshot_every` events of a stream.
+    pub fn new(store: EventStore, cache_capacity: u64, snapshot_every: i64) -> Self {
         Self {
-            accounts: Repository::new(store.clone(), cache_capacity),
-            users: Repository::new(store.clone(), cache_capacity),
-            emails: Repository::new(store.clone(), cache_capacity),
+            accounts: Repository::new(store.clone(), cache_capacity, snapshot_every),
+            users: Repository::new(store.clone(), cache_capacity, snapshot_every),
+            emails: Repository::new(store.clone(), cache_capacity, snapshot_every),
             locks: locks::AggregateLocks::default(),
             store,
         }
@@ -102,20 +106,11 @@ impl Commands {
     }
 
     async fn remember(&self, updates: Vec<CacheUpdate>, outcome: &AppendOutcome) {
-        let version_of = |stream: &StreamId| {
-            outcome
-                .versions
-                .iter()
-                .find(|(s, _)| s == stream)
-                .map(|(_, v)| *v)
-        };
         for update in updates {
             match update {
-                CacheUpdate::Account(s, state) => {
-                    remember(&self.accounts, s, state, version_of).await
-                }
-                CacheUpdate::User(s, state) => remember(&self.users, s, state, version_of).await,
-                CacheUpdate::Email(s, state) => remember(&self.emails, s, state, version_of).await,
+                CacheUpdate::Account(s, state) => remember(&self.accounts, s, state, outcome).await,
+                CacheUpdate::User(s, state) => remember(&self.users, s, state, outcome).await,
+                CacheUpdate::Email(s, state) => remember(&self.emails, s, state, outcome).await,
             }
         }
     }
@@ -130,16 +125,31 @@ impl Commands {
     }
 }
 
-async fn remember<A: Aggregate>(
+async fn remember<A: Snapshot>(
     repo: &Repository<A>,
     stream: StreamId,
     state: A,
-    version_of: impl Fn(&StreamId) -> Option<i64>,
+    outcome: &AppendOutcome,
 ) {
     // A stream the append did not touch keeps its cached state as it is.
-    if let Some(version) = version_of(&stream) {
-        repo.remember(&stream, Loaded { state, version }).await;
+    let Some(version) = outcome
+        .versions
+        .iter()
+        .find(|(s, _)| *s == stream)
+        .map(|(_, v)| *v)
+    else {
+        return;
+    };
+    let appended = outcome
+        .events
+        .iter()
+        .filter(|e| e.stream_id == stream.as_str())
+        .count() as i64;
+    let loaded = Loaded { state, version };
+    if repo.snapshot_due(version - appended, version) {
+        repo.write_snapshot_later(&stream, loaded.clone());
     }
+    repo.remember(&stream, loaded).await;
 }
 
 /// The stream of aggregate `A` with id `id`, e.g. `account-42`.

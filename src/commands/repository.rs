@@ -1,4 +1,5 @@
-//! Loading aggregates: from the LRU cache, else by replaying the stream.
+//! Loading aggregates: from the LRU cache, else from the latest snapshot
+//! plus the events after it, else by replaying the whole stream.
 //!
 //! The cache is only ever ahead of nothing: it is written after a commit
 //! (and only with a newer version than it holds) and dropped on a conflict.
@@ -12,7 +13,9 @@ use moka::future::Cache;
 use moka::ops::compute::Op;
 
 use super::CommandError;
-use crate::domain::{Aggregate, DomainEvent};
+use chrono::{DateTime, Utc};
+
+use crate::domain::{Aggregate, DomainEvent, Snapshot};
 use crate::store::{Direction, EventStore, RecordedEvent, StreamId};
 
 /// Events read per query while replaying a stream.
@@ -25,16 +28,20 @@ pub struct Loaded<A> {
     pub version: i64,
 }
 
-pub struct Repository<A: Aggregate> {
-    store: EventStore,
+pub struct Repository<A: Snapshot> {
+    pub(super) store: EventStore,
     cache: Cache<String, Arc<Loaded<A>>>,
+    pub(super) snapshot_every: i64,
 }
 
-impl<A: Aggregate> Repository<A> {
-    pub fn new(store: EventStore, capacity: u64) -> Self {
+impl<A: Snapshot> Repository<A> {
+    /// `snapshot_every`: a snapshot is written when a stream's version
+    /// crosses a multiple of it (0: never).
+    pub fn new(store: EventStore, capacity: u64, snapshot_every: i64) -> Self {
         Self {
             store,
             cache: Cache::new(capacity),
+            snapshot_every,
         }
     }
 
@@ -75,30 +82,54 @@ impl<A: Aggregate> Repository<A> {
         }
     }
 
-    /// Full replay of the stream from version 1.
+    /// The state from the latest snapshot plus the events after it.
     pub async fn replay(&self, stream: &StreamId) -> Result<Loaded<A>, CommandError> {
-        let mut loaded = Loaded {
-            state: A::default(),
-            version: 0,
-        };
+        let start = self.snapshot_at_or_below(stream, None).await?;
+        Ok(self.fold_until(stream, start, None).await?.0)
+    }
+
+    /// The state at `version` (snapshot at or below it, then events), with
+    /// the time of its last event; `None` when the stream is shorter.
+    pub async fn load_at(
+        &self,
+        stream: &StreamId,
+        version: i64,
+    ) -> Result<Option<(Loaded<A>, DateTime<Utc>)>, CommandError> {
+        let start = self.snapshot_at_or_below(stream, Some(version)).await?;
+        let (loaded, at) = self.fold_until(stream, start, Some(version)).await?;
+        Ok(match at {
+            Some(at) if loaded.version == version => Some((loaded, at)),
+            _ => None,
+        })
+    }
+
+    /// Folds the stream's events after `loaded.version` onto it, up to
+    /// `until` (or the end); also returns the last folded event's time.
+    async fn fold_until(
+        &self,
+        stream: &StreamId,
+        mut loaded: Loaded<A>,
+        until: Option<i64>,
+    ) -> Result<(Loaded<A>, Option<DateTime<Utc>>), CommandError> {
+        let mut at = None;
         loop {
+            let from = Some(loaded.version + 1);
             let page = self
                 .store
-                .read_stream(
-                    stream.as_str(),
-                    Some(loaded.version + 1),
-                    Direction::Forward,
-                    REPLAY_PAGE,
-                )
+                .read_stream(stream.as_str(), from, Direction::Forward, REPLAY_PAGE)
                 .await?;
             let done = (page.len() as u64) < REPLAY_PAGE;
-            for recorded in &page {
+            for recorded in page
+                .iter()
+                .take_while(|e| until.is_none_or(|u| e.version <= u))
+            {
                 let event = decode::<A>(recorded)?;
                 loaded.state = loaded.state.apply(&event);
                 loaded.version = recorded.version;
+                at = Some(recorded.recorded_at);
             }
-            if done {
-                return Ok(loaded);
+            if done || until.is_some_and(|u| loaded.version >= u) {
+                return Ok((loaded, at));
             }
         }
     }

@@ -58,6 +58,15 @@ pub trait DomainEvent: Serialize + DeserializeOwned + Clone + std::fmt::Debug {
     }
 }
 
+/// An aggregate whose state can be stored as a snapshot, so that loading a
+/// long stream replays only the events after it.
+pub trait Snapshot: Aggregate + Serialize + DeserializeOwned {
+    /// The shape of the serialized state. Change it whenever the state's
+    /// fields change: snapshots of another shape are then ignored (and
+    /// rebuilt from events), never misread.
+    const STATE_VERSION: i32;
+}
+
 /// A consistency boundary: state folded from events, commands decided on it.
 pub trait Aggregate: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     type Event: DomainEvent + Send + Sync;
@@ -74,4 +83,16 @@ pub trait Aggregate: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     fn fold<'a>(self, events: impl IntoIterator<Item = &'a Self::Event>) -> Self {
         events.into_iter().fold(self, Self::apply)
     }
+}
+
+impl Snapshot for account::Account {
+    const STATE_VERSION: i32 = 1;
+}
+
+impl Snapshot for user::User {
+    const STATE_VERSION: i32 = 1;
+}
+
+impl Snapshot for user::EmailReservation {
+    const STATE_VERSION: i32 = 1;
 }

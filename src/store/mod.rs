@@ -15,6 +15,7 @@ mod commit;
 mod error;
 mod plan;
 mod read;
+mod snapshots;
 mod types;
 mod writer;
 
@@ -27,6 +28,7 @@ use uuid::Uuid;
 pub use command_log::{CommandEntry, CommandRecord, CommandStatus};
 pub use error::StoreError;
 pub use read::{Direction, LogFilter, StoreStats};
+pub use snapshots::StoredSnapshot;
 pub use types::{
     AppendOutcome, AppendRequest, ExpectedVersion, MAX_NAME_LEN, NewEvent, RecordedEvent,
     StreamAppend, StreamId, StreamInfo, category_of,
@@ -196,6 +198,34 @@ impl EventStore {
     /// success that changed nothing).
     pub async fn record_without_events(&self, record: &CommandRecord) -> Result<(), StoreError> {
         Ok(command_log::record_without_events(&self.db, record).await?)
+    }
+
+    pub async fn save_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StoreError> {
+        Ok(snapshots::save(&self.db, snapshot).await?)
+    }
+
+    /// The latest snapshot of `stream` at or below `version` with the
+    /// state shape `state_schema_version`.
+    pub async fn latest_snapshot(
+        &self,
+        stream: &str,
+        version: Option<i64>,
+        state_schema_version: i32,
+    ) -> Result<Option<StoredSnapshot>, StoreError> {
+        Ok(snapshots::latest(&self.db, stream, version, state_schema_version).await?)
+    }
+
+    pub async fn snapshots(&self, stream: &str) -> Result<Vec<StoredSnapshot>, StoreError> {
+        Ok(snapshots::list(&self.db, stream).await?)
+    }
+
+    pub async fn snapshot_count(&self) -> Result<i64, StoreError> {
+        Ok(snapshots::count(&self.db).await?)
+    }
+
+    /// Drops snapshots (they are a cache): of one stream, or all.
+    pub async fn drop_snapshots(&self, stream: Option<&str>) -> Result<i64, StoreError> {
+        Ok(snapshots::drop(&self.db, stream).await?)
     }
 
     /// The last position this node committed (or found at start-up).

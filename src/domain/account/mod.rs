@@ -22,7 +22,8 @@ use super::money::{Currency, Money};
 use super::{Aggregate, DomainError};
 
 /// An account's state, folded from its events.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Account {
     pub opened: bool,
     pub owner: String,

@@ -66,7 +66,8 @@ pub fn normalize_email(input: &str) -> Result<String, DomainError> {
 }
 
 /// Who holds an email: the id of the user it is registered to, if any.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct EmailReservation {
     pub holder: Option<String>,
 }

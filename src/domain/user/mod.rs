@@ -23,7 +23,8 @@ pub use events::UserEvent;
 use super::{Aggregate, DomainError};
 
 /// A user's state, folded from its events. `email` is normalized.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct User {
     pub registered: bool,
     pub email: String,

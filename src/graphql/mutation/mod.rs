@@ -3,6 +3,7 @@
 mod account;
 mod append;
 mod projections;
+mod snapshots;
 mod user;
 
 use std::sync::Arc;
@@ -19,6 +20,7 @@ pub struct Mutation(
     user::UserMutation,
     append::AppendMutation,
     projections::ProjectionMutation,
+    snapshots::SnapshotMutation,
 );
 
 /// What the HTTP layer knows about the request that commands record.

@@ -3,6 +3,7 @@
 mod accounts;
 mod commands;
 mod daily_summaries;
+mod history;
 mod projections;
 mod store;
 mod transactions;
@@ -19,4 +20,5 @@ pub struct Query(
     store::StoreQuery,
     commands::CommandsQuery,
     projections::ProjectionsQuery,
+    history::HistoryQuery,
 );

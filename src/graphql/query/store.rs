@@ -61,7 +61,8 @@ impl StoreQuery {
     async fn stats(&self, ctx: &Context<'_>) -> Result<Stats, ApiError> {
         let store = ctx.data_unchecked::<EventStore>();
         let stats = store.stats().await?;
+        let snapshots = store.snapshot_count().await?;
         let head = store.stored_head().await?;
-        Ok(Stats::new(stats, head))
+        Ok(Stats::new(stats, snapshots, head))
     }
 }

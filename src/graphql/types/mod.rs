@@ -5,6 +5,7 @@ mod command;
 mod daily_summary;
 mod event;
 mod projection;
+mod snapshot;
 mod stats;
 mod stream;
 mod transaction;
@@ -15,6 +16,7 @@ pub use command::{CommandConnection, CommandRecord, CommandResult, CommandStatus
 pub use daily_summary::DailySummary;
 pub use event::{Event, EventFilter, event_page};
 pub use projection::Projection;
+pub use snapshot::{AccountState, Snapshot};
 pub use stats::Stats;
 pub use stream::Stream;
 pub use transaction::{TransactionConnection, transaction_page};

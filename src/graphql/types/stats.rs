@@ -23,14 +23,16 @@ pub struct CategoryCount {
 pub struct Stats {
     pub total_events: Long,
     pub total_streams: Long,
+    pub total_snapshots: Long,
     pub head_position: Long,
     pub events_by_type: Vec<TypeCount>,
     pub streams_by_category: Vec<CategoryCount>,
 }
 
 impl Stats {
-    pub fn new(stats: StoreStats, head_position: i64) -> Self {
+    pub fn new(stats: StoreStats, snapshots: i64, head_position: i64) -> Self {
         Self {
+            total_snapshots: Long(snapshots),
             total_events: Long(stats.total_events),
             total_streams: Long(stats.total_streams),
             head_position: Long(head_position),

@@ -81,4 +81,10 @@ impl Stream {
             after.is_some(),
         ))
     }
+
+    async fn snapshots(&self, ctx: &Context<'_>) -> Result<Vec<super::Snapshot>, ApiError> {
+        let store = ctx.data_unchecked::<EventStore>();
+        let snapshots = store.snapshots(&self.id).await?;
+        Ok(snapshots.into_iter().map(super::Snapshot::from).collect())
+    }
 }
