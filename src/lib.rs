@@ -32,10 +32,11 @@ mod projections;
 mod server;
 mod store;
 mod subscriptions;
+mod upcast;
 mod websocket;
 
 pub use commands::{
-    CloseAccount, CommandContext, CommandError, CommandOutput, Commands, DeleteUser, Deposit,
+    AsOf, CloseAccount, CommandContext, CommandError, CommandOutput, Commands, DeleteUser, Deposit,
     OpenAccount, RegisterUser, TransferMoney, UpdateUser, Withdraw,
 };
 pub use config::{Cli, Command, DEFAULT_DATABASE_URL, DatabaseArgs, Limits, ServeArgs};
@@ -46,6 +47,6 @@ pub use server::{AppState, serve};
 pub use store::{
     AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, Direction,
     EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent, RecordedEvent, StoreError,
-    StoreStats, StreamAppend, StreamId, StreamInfo, category_of,
+    StoreStats, StoredSnapshot, StreamAppend, StreamId, StreamInfo, category_of,
 };
 pub use websocket::ConnectionInit;

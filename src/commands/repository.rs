@@ -97,10 +97,24 @@ impl<A: Snapshot> Repository<A> {
     ) -> Result<Option<(Loaded<A>, DateTime<Utc>)>, CommandError> {
         let start = self.snapshot_at_or_below(stream, Some(version)).await?;
         let (loaded, at) = self.fold_until(stream, start, Some(version)).await?;
-        Ok(match at {
-            Some(at) if loaded.version == version => Some((loaded, at)),
-            _ => None,
-        })
+        if loaded.version != version {
+            return Ok(None);
+        }
+        let at = match at {
+            Some(at) => at,
+            // The snapshot was exactly at `version`: its event tells the time.
+            None => {
+                let event = self
+                    .store
+                    .read_stream(stream.as_str(), Some(version), Direction::Forward, 1)
+                    .await?;
+                match event.first() {
+                    Some(event) => event.recorded_at,
+                    None => return Ok(None),
+                }
+            }
+        };
+        Ok(Some((loaded, at)))
     }
 
     /// Folds the stream's events after `loaded.version` onto it, up to

@@ -32,6 +32,10 @@ pub enum StoreError {
     #[error("command {} was already executed", .0.id)]
     CommandRecorded(Box<super::CommandRecord>),
 
+    /// A stored event cannot be brought to its type's current schema.
+    #[error("{0}")]
+    Upcast(String),
+
     /// The writer is gone (the server is shutting down).
     #[error("the event store is shutting down")]
     Unavailable,

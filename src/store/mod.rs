@@ -25,6 +25,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use uuid::Uuid;
 
+use crate::upcast::Upcasters;
+
 pub use command_log::{CommandEntry, CommandRecord, CommandStatus};
 pub use error::StoreError;
 pub use read::{Direction, LogFilter, StoreStats};
@@ -45,6 +47,7 @@ pub const MAX_APPEND_EVENTS: usize = 10_000;
 #[derive(Clone)]
 pub struct EventStore {
     db: DatabaseConnection,
+    upcasters: Arc<Upcasters>,
     writer: mpsc::Sender<writer::AppendJob>,
     head: watch::Receiver<i64>,
     events: broadcast::Sender<Arc<[RecordedEvent]>>,
@@ -53,6 +56,14 @@ pub struct EventStore {
 impl EventStore {
     /// Opens the store on a migrated database and starts its writer.
     pub async fn open(db: DatabaseConnection) -> Result<Self, StoreError> {
+        Self::open_with(db, Upcasters::standard()).await
+    }
+
+    /// Opens the store with these upcasters for its reads.
+    pub async fn open_with(
+        db: DatabaseConnection,
+        upcasters: Upcasters,
+    ) -> Result<Self, StoreError> {
         let head = commit::read_head(&db).await?;
         let (head_tx, head_rx) = watch::channel(head);
         let (events, _) = broadcast::channel(LIVE_BUFFER);
@@ -63,6 +74,7 @@ impl EventStore {
         let writer = writer::spawn(db.clone(), announce);
         Ok(Self {
             db,
+            upcasters: Arc::new(upcasters),
             writer,
             head: head_rx,
             events,
@@ -135,7 +147,8 @@ impl EventStore {
         direction: Direction,
         limit: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        Ok(read::stream(&self.db, stream, from, direction, limit).await?)
+        self.current(read::stream(&self.db, stream, from, direction, limit).await?)
+            .await
     }
 
     /// The global log: events with position > `after`, ascending.
@@ -145,7 +158,8 @@ impl EventStore {
         filter: &LogFilter,
         limit: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        Ok(read::log(&self.db, after, None, filter, limit).await?)
+        self.current(read::log(&self.db, after, None, filter, limit).await?)
+            .await
     }
 
     /// The global log between two positions: `after < position <= until`.
@@ -156,11 +170,46 @@ impl EventStore {
         filter: &LogFilter,
         limit: u64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        Ok(read::log(&self.db, after, Some(until), filter, limit).await?)
+        self.current(read::log(&self.db, after, Some(until), filter, limit).await?)
+            .await
     }
 
     pub async fn event(&self, id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
-        Ok(read::event(&self.db, id).await?)
+        match read::event(&self.db, id).await? {
+            Some(event) => Ok(self.current(vec![event]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    /// Brings events stored under an older schema to the current one.
+    async fn current(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
+        if !events.iter().any(|e| self.upcasters.is_stale(e)) {
+            return Ok(events);
+        }
+        let mut streams: Vec<String> = events
+            .iter()
+            .filter(|e| self.upcasters.needs_origin(e))
+            .map(|e| e.stream_id.clone())
+            .collect();
+        streams.sort_unstable();
+        streams.dedup();
+        let origins: std::collections::HashMap<String, RecordedEvent> =
+            read::origins(&self.db, streams)
+                .await?
+                .into_iter()
+                .map(|e| (e.stream_id.clone(), e))
+                .collect();
+        events
+            .into_iter()
+            .map(|e| {
+                if self.upcasters.is_stale(&e) {
+                    let origin = origins.get(&e.stream_id);
+                    self.upcasters.upcast(e, origin).map_err(StoreError::Upcast)
+                } else {
+                    Ok(e)
+                }
+            })
+            .collect()
     }
 
     pub async fn stream_info(&self, id: &str) -> Result<Option<StreamInfo>, StoreError> {
@@ -177,7 +226,8 @@ impl EventStore {
         first: i64,
         last: i64,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
-        Ok(read::positions(&self.db, first, last).await?)
+        self.current(read::positions(&self.db, first, last).await?)
+            .await
     }
 
     pub async fn command(&self, id: &str) -> Result<Option<CommandRecord>, StoreError> {

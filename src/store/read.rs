@@ -121,6 +121,19 @@ pub(crate) async fn positions(
     Ok(rows.into_iter().map(RecordedEvent::from).collect())
 }
 
+/// The first event of each of `streams` (their origins, for upcasters).
+pub(crate) async fn origins(
+    db: &DatabaseConnection,
+    streams: Vec<String>,
+) -> Result<Vec<RecordedEvent>, DbErr> {
+    let rows = events::Entity::find()
+        .filter(events::Column::StreamId.is_in(streams))
+        .filter(events::Column::Version.eq(1))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
+}
+
 pub(crate) async fn event(
     db: &DatabaseConnection,
     id: Uuid,

@@ -15,3 +15,4 @@ mod http_api;
 mod http_errors;
 mod http_protocol;
 mod store;
+mod history;
