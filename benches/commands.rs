@@ -152,7 +152,35 @@ impl Target {
             raw_ids: Arc::new(AtomicI64::new(1)),
         };
         target.open_accounts().await?;
+        if std::env::var_os("BENCH_PAUSE_PROJECTIONS").is_some() {
+            target.pause_projections().await?;
+        }
         Ok(target)
+    }
+
+    /// A diagnostic, not the shipped setting: every projection commits its
+    /// own transaction after each append, so pausing them shows what they
+    /// cost the write path.
+    async fn pause_projections(&self) -> BenchResult<()> {
+        let body = json!({ "query": "{ projections { name } }" });
+        let url = self.url("/graphql");
+        let list: Value = self
+            .http
+            .post(&url)
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let names = list["data"]["projections"]
+            .as_array()
+            .ok_or("no projections")?;
+        for name in names.iter().filter_map(|p| p["name"].as_str()) {
+            let pause = "mutation($in: String!) { pauseProjection(name: $in) { name } }";
+            gql(&self.http, url.clone(), pause, json!(name)).await?;
+            eprintln!("paused projection {name}");
+        }
+        Ok(())
     }
 
     fn url(&self, path: &str) -> String {
@@ -532,10 +560,12 @@ async fn bench(name: &str, database_url: String) -> BenchResult<()> {
     let result = async {
         let durability = target.durability().await?;
         let report = run_rounds(&target).await?;
-        println!(
-            "\n== {name} ({durability}) ==\ndisk: {}\n",
-            report.disk_states()
-        );
+        let projections = match std::env::var_os("BENCH_PAUSE_PROJECTIONS") {
+            Some(_) => "projections PAUSED (BENCH_PAUSE_PROJECTIONS)",
+            None => "projections running",
+        };
+        println!("\n== {name} ({durability}; {projections}) ==");
+        println!("disk: {}\n", report.disk_states());
         report.print_figures();
         report.print_ratios();
         report.print_aims();

@@ -37,7 +37,7 @@ mod websocket;
 
 pub use commands::{
     AsOf, CloseAccount, CommandContext, CommandError, CommandOutput, Commands, DeleteUser, Deposit,
-    OpenAccount, RegisterUser, TransferMoney, UpdateUser, Withdraw,
+    Loaded, OpenAccount, RegisterUser, Repository, TransferMoney, UpdateUser, Withdraw,
 };
 pub use config::{Cli, Command, DEFAULT_DATABASE_URL, DatabaseArgs, Limits, ServeArgs};
 pub use db::{connect, connect_and_migrate};

@@ -12,17 +12,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::Data;
 use async_graphql::http::ALL_WEBSOCKET_PROTOCOLS;
+use async_graphql::{Data, Executor};
 use async_graphql_axum::{GraphQLProtocol, GraphQLWebSocket};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{FromRequestParts, Request};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::graphql::SubscriptionSlots;
+use crate::graphql::{ChronicleSchema, SubscriptionSlots, code_request_errors};
 use crate::server::AppState;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -98,7 +99,7 @@ async fn serve(
     };
     let max_subscriptions = state.limits.max_subscriptions_per_connection;
     let graphql =
-        GraphQLWebSocket::new_with_pair(tx, socket_stream, state.schema.clone(), protocol)
+        GraphQLWebSocket::new_with_pair(tx, socket_stream, Coded(state.schema.clone()), protocol)
             .on_connection_init(move |payload| async move {
                 let mut data = Data::default();
                 data.insert(SubscriptionSlots::new(max_subscriptions));
@@ -107,4 +108,32 @@ async fn serve(
             })
             .serve();
     tokio::join!(forward, graphql);
+}
+
+/// The schema as the WebSocket runs it: the errors async-graphql raises
+/// itself (a syntax error, an unknown field) get their `extensions.code`,
+/// as they do over HTTP (`http::respond`); without it a WebSocket client
+/// would get the same mistake reported with no code.
+#[derive(Clone)]
+struct Coded(ChronicleSchema);
+
+impl Executor for Coded {
+    async fn execute(&self, request: async_graphql::Request) -> async_graphql::Response {
+        let mut response = self.0.execute(request).await;
+        code_request_errors(&mut response);
+        response
+    }
+
+    fn execute_stream(
+        &self,
+        request: async_graphql::Request,
+        session_data: Option<Arc<Data>>,
+    ) -> BoxStream<'static, async_graphql::Response> {
+        Executor::execute_stream(&self.0, request, session_data)
+            .map(|mut response| {
+                code_request_errors(&mut response);
+                response
+            })
+            .boxed()
+    }
 }

@@ -131,7 +131,7 @@ impl From<StoreError> for ApiError {
             err @ StoreError::DuplicateEventId { .. } => Self::AlreadyExists(err.to_string()),
             err @ (StoreError::Unavailable
             | StoreError::Database(_)
-            | StoreError::Upcast(_)
+            | StoreError::Upcast { .. }
             | StoreError::CommandRecorded(_)) => Self::Internal(err.to_string()),
         }
     }

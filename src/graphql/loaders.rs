@@ -6,13 +6,20 @@
 //! statement per distinct (page size, cursor), not one per account. The
 //! loader is schema data shared by all requests and caches nothing, so no
 //! request sees another's stale rows.
+//!
+//! A DataLoader batches what arrives within its delay (1 ms), and on a
+//! busy machine a list's nodes can straggle past it. So the nodes of one
+//! list share [`Siblings`]: the first to need its page asks the loader for
+//! every sibling's at once, which makes one batch however the nodes are
+//! scheduled.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use async_graphql::dataloader::Loader;
+use async_graphql::dataloader::{DataLoader, Loader};
 use entity::transactions as row;
 use sea_orm::{DbBackend, DbErr, EntityTrait, Statement, Value};
+use tokio::sync::OnceCell;
 
 use crate::store::EventStore;
 
@@ -34,6 +41,52 @@ pub struct TransactionsLoader {
 impl TransactionsLoader {
     pub fn new(store: EventStore) -> Self {
         Self { store }
+    }
+}
+
+/// The accounts of one list page, and the transaction pages loaded for
+/// all of them, per (rows, cursor) asked.
+#[derive(Debug, Default)]
+pub struct Siblings {
+    account_ids: Vec<String>,
+    loaded: Mutex<HashMap<PageShape, Arc<OnceCell<Pages>>>>,
+}
+
+/// What a page asks beside its account: how many rows, below which cursor.
+type PageShape = (u64, Option<i64>);
+type Pages = HashMap<TransactionPage, Vec<row::Model>>;
+
+impl Siblings {
+    pub fn new(account_ids: Vec<String>) -> Self {
+        Self {
+            account_ids,
+            loaded: Mutex::default(),
+        }
+    }
+
+    /// `page`, loaded with the same page of every sibling the first time
+    /// any of them asks.
+    pub async fn load(
+        &self,
+        loader: &DataLoader<TransactionsLoader>,
+        page: &TransactionPage,
+    ) -> Result<Vec<row::Model>, Arc<DbErr>> {
+        let cell = {
+            // Held for a lookup only, never across an await; a poisoned
+            // map is still a valid map.
+            let mut loaded = self.loaded.lock().unwrap_or_else(|e| e.into_inner());
+            loaded.entry((page.rows, page.before)).or_default().clone()
+        };
+        let pages = cell
+            .get_or_try_init(|| {
+                loader.load_many(self.account_ids.iter().map(|id| TransactionPage {
+                    account_id: id.clone(),
+                    rows: page.rows,
+                    before: page.before,
+                }))
+            })
+            .await?;
+        Ok(pages.get(page).cloned().unwrap_or_default())
     }
 }
 

@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::checkpoint::{self, Checkpoint};
 use super::{Control, Projection, ProjectionError, ProjectionState, ProjectionStatus};
-use crate::store::{EventStore, LogFilter, RecordedEvent};
+use crate::store::{EventStore, LogFilter, RecordedEvent, StoreError};
 
 /// Events per transaction: large enough to amortize the commit, small
 /// enough that a status change is seen within a few milliseconds.
@@ -108,11 +108,10 @@ impl Runner {
 
     /// Applies the next batch, if any.
     async fn step(&mut self) -> Result<Step, (Option<i64>, ProjectionError)> {
-        let events = self
-            .store
-            .read_log(self.checkpoint.position, &LogFilter::default(), BATCH)
-            .await
-            .map_err(|e| (None, ProjectionError::Event(e.to_string())))?;
+        let events = match self.read_batch().await {
+            Ok(events) => events,
+            Err(failure) => return Err(failure),
+        };
         if events.is_empty() {
             if matches!(
                 self.checkpoint.state,
@@ -137,6 +136,33 @@ impl Runner {
                 Ok(Step::Applied)
             }
             Err(err) => Err((events.first().map(|e| e.position), err)),
+        }
+    }
+
+    /// The next batch. An event that cannot be read (no upcaster knows its
+    /// version) ends the batch: what precedes it is applied, and the
+    /// projection fails at its position rather than stalling unexplained.
+    async fn read_batch(&mut self) -> Result<Vec<RecordedEvent>, (Option<i64>, ProjectionError)> {
+        let after = self.checkpoint.position;
+        match self
+            .store
+            .read_log(after, &LogFilter::default(), BATCH)
+            .await
+        {
+            Ok(events) => Ok(events),
+            Err(StoreError::Upcast { position, message }) => {
+                let before = self
+                    .store
+                    .read_log_until(after, position - 1, &LogFilter::default(), BATCH)
+                    .await
+                    .map_err(|e| (Some(position), ProjectionError::Event(e.to_string())))?;
+                if before.is_empty() {
+                    Err((Some(position), ProjectionError::Event(message)))
+                } else {
+                    Ok(before)
+                }
+            }
+            Err(err) => Err((None, ProjectionError::Event(err.to_string()))),
         }
     }
 

@@ -33,8 +33,8 @@ pub enum StoreError {
     CommandRecorded(Box<super::CommandRecord>),
 
     /// A stored event cannot be brought to its type's current schema.
-    #[error("{0}")]
-    Upcast(String),
+    #[error("{message}")]
+    Upcast { position: i64, message: String },
 
     /// The writer is gone (the server is shutting down).
     #[error("the event store is shutting down")]

@@ -204,7 +204,10 @@ impl EventStore {
             .map(|e| {
                 if self.upcasters.is_stale(&e) {
                     let origin = origins.get(&e.stream_id);
-                    self.upcasters.upcast(e, origin).map_err(StoreError::Upcast)
+                    let position = e.position;
+                    self.upcasters
+                        .upcast(e, origin)
+                        .map_err(|message| StoreError::Upcast { position, message })
                 } else {
                     Ok(e)
                 }

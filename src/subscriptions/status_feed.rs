@@ -56,6 +56,10 @@ impl Throttle {
             let report = if newest.state == current.state {
                 newest
             } else {
+                // The state changed meanwhile: report the progress first,
+                // and keep the change pending (the borrow above marked it
+                // seen) so that the next call reports it.
+                self.rx.mark_changed();
                 current
             };
             self.last = report.clone();

@@ -112,6 +112,12 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
+        Self::serve_on(listener, state).await
+    }
+
+    /// Serves on a listener the test made (one whose sockets have small
+    /// buffers, say).
+    pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> Self {
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

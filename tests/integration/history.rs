@@ -121,6 +121,27 @@ async fn an_event_version_no_upcaster_knows_is_an_error_that_names_it() {
             .gql(r#"{ accountAt(id: "future") { balance } }"#, json!({}))
             .await;
         assert_eq!(error_code(&r), Some("INTERNAL"), "{r}");
+        // Projections apply what precedes the event and stop at it, saying
+        // where and why, instead of stalling.
+        let q = r#"{ projection(name: "AccountBalances") { status position failedPosition lastError } }"#;
+        let mut status = serde_json::Value::Null;
+        for _ in 0..100 {
+            status = server.gql(q, json!({})).await["data"]["projection"].clone();
+            if status["status"] == "FAILED" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(status["status"], "FAILED", "on {}: {status}", db.name);
+        assert_eq!(status["failedPosition"], 2);
+        assert_eq!(status["position"], 1, "the opening before it was applied");
+        assert!(
+            status["lastError"]
+                .as_str()
+                .unwrap_or("")
+                .contains("MoneyDeposited v9"),
+            "{status}"
+        );
         server.stop().await;
         db.cleanup().await;
     }

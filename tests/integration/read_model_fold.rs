@@ -165,7 +165,10 @@ pub fn fold(events: &[Value]) -> ReadModels {
             "counterpartyAccountId": counterparty,
             "position": e["position"], "occurredAt": at,
         });
-        transactions.entry(id.to_owned()).or_default().insert(0, row);
+        transactions
+            .entry(id.to_owned())
+            .or_default()
+            .insert(0, row);
         if kind != "TRANSFER_IN" {
             let date = at.as_str().expect("recordedAt")[..10].to_owned();
             let sums = daily.entry((date, currency)).or_default();
@@ -230,7 +233,11 @@ pub async fn read(server: &TestServer, min_position: i64) -> ReadModels {
         transactions.insert(id, history);
     }
     for (id, history) in &transactions {
-        assert_eq!(&account_transactions(server, id, min_position).await, history, "{id}");
+        assert_eq!(
+            &account_transactions(server, id, min_position).await,
+            history,
+            "{id}"
+        );
     }
     transactions.retain(|_, history| !history.is_empty());
     let mut users = nodes(&data["users"]);
@@ -251,7 +258,9 @@ pub async fn account_transactions(server: &TestServer, id: &str, min_position: i
         "query($id: ID!, $p: Long) {{ transactions(accountId: $id, first: 1000, minPosition: $p)
            {{ edges {{ node {{ {TRANSACTION_FIELDS} }} }} }} }}"
     );
-    let response = server.gql(&query, json!({ "id": id, "p": min_position })).await;
+    let response = server
+        .gql(&query, json!({ "id": id, "p": min_position }))
+        .await;
     TestServer::data(&response)["transactions"]["edges"]
         .as_array()
         .expect("edges")
@@ -268,4 +277,9 @@ pub async fn projection(server: &TestServer, name: &str) -> Value {
     TestServer::data(&response)["projection"].clone()
 }
 
-pub const PROJECTIONS: [&str; 4] = ["AccountBalances", "TransactionHistory", "DailySummary", "Users"];
+pub const PROJECTIONS: [&str; 4] = [
+    "AccountBalances",
+    "TransactionHistory",
+    "DailySummary",
+    "Users",
+];

@@ -79,9 +79,11 @@ impl AccountsQuery {
         let has_next = rows.len() > limit;
         rows.truncate(limit);
         let mut page = Connection::new(after.is_some(), has_next);
+        let accounts = Account::list(rows.into_iter().map(Account::from));
         page.edges.extend(
-            rows.into_iter()
-                .map(|m| Edge::new(pagination::encode_text(&m.account_id), Account::from(m))),
+            accounts
+                .into_iter()
+                .map(|a| Edge::new(pagination::encode_text(&a.id), a)),
         );
         Ok(page)
     }

@@ -1,5 +1,7 @@
 //! `Account` (the AccountBalances read model) and its filter.
 
+use std::sync::Arc;
+
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
@@ -9,7 +11,7 @@ use super::transaction::{TransactionConnection, transaction_page};
 use crate::config::Limits;
 use crate::domain::money::{Currency, Money};
 use crate::graphql::ApiError;
-use crate::graphql::loaders::{TransactionPage, TransactionsLoader};
+use crate::graphql::loaders::{Siblings, TransactionPage, TransactionsLoader};
 use crate::graphql::pagination::{self, CursorKind};
 use crate::graphql::scalars::{Decimal, Long};
 
@@ -33,6 +35,23 @@ pub struct Account {
     pub transaction_count: i32,
     pub opened_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The other accounts of the list this one came in, if any.
+    #[graphql(skip)]
+    pub siblings: Option<Arc<Siblings>>,
+}
+
+impl Account {
+    /// Ties the accounts of one list together, so that their transactions
+    /// load in one batch.
+    pub fn list(accounts: impl IntoIterator<Item = Account>) -> Vec<Account> {
+        let mut accounts: Vec<Account> = accounts.into_iter().collect();
+        let ids = accounts.iter().map(|a| a.id.to_string()).collect();
+        let siblings = Arc::new(Siblings::new(ids));
+        for account in &mut accounts {
+            account.siblings = Some(siblings.clone());
+        }
+        accounts
+    }
 }
 
 impl From<account_summaries::Model> for Account {
@@ -51,6 +70,7 @@ impl From<account_summaries::Model> for Account {
             transaction_count: m.transaction_count,
             opened_at: m.opened_at,
             updated_at: m.updated_at,
+            siblings: None,
         }
     }
 }
@@ -77,12 +97,12 @@ impl Account {
             rows: limit as u64 + 1,
             before,
         };
-        let rows = ctx
-            .data_unchecked::<DataLoader<TransactionsLoader>>()
-            .load_one(page)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .unwrap_or_default();
+        let loader = ctx.data_unchecked::<DataLoader<TransactionsLoader>>();
+        let rows = match &self.siblings {
+            Some(siblings) => siblings.load(loader, &page).await,
+            None => loader.load_one(page).await.map(Option::unwrap_or_default),
+        }
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
         transaction_page(rows, limit, before.is_some())
     }
 }

@@ -92,14 +92,26 @@ async fn history(store: &EventStore) -> Vec<RecordedEvent> {
         email: None,
         name: Some("Ada L.".into()),
     };
-    append(store, "user-u1", &[registered, renamed, UserEvent::UserDeleted {}]).await;
+    append(
+        store,
+        "user-u1",
+        &[registered, renamed, UserEvent::UserDeleted {}],
+    )
+    .await;
     let reservation = crate::store::NewEvent::new("EmailReserved", serde_json::json!({}));
     let stream = crate::store::StreamId::parse("useremail-x").unwrap();
     store
-        .append(stream, crate::store::ExpectedVersion::Any, vec![reservation])
+        .append(
+            stream,
+            crate::store::ExpectedVersion::Any,
+            vec![reservation],
+        )
         .await
         .unwrap();
-    store.read_log(0, &LogFilter::default(), 1000).await.unwrap()
+    store
+        .read_log(0, &LogFilter::default(), 1000)
+        .await
+        .unwrap()
 }
 
 /// Applies `events` through the runtime's commit path, projection by
@@ -114,7 +126,9 @@ async fn commit_all(store: &EventStore, believed: &Checkpoint, events: &[Recorde
 async fn stored(store: &EventStore) -> Vec<Checkpoint> {
     let mut checkpoints = Vec::new();
     for projection in Projections::standard() {
-        let found = checkpoint::load(store.db(), projection.name()).await.unwrap();
+        let found = checkpoint::load(store.db(), projection.name())
+            .await
+            .unwrap();
         checkpoints.push(found.expect("a checkpoint"));
     }
     checkpoints
@@ -150,10 +164,19 @@ async fn a_batch_delivered_again_after_it_committed_changes_no_read_model() {
         .iter()
         .map(|d| {
             let sums = (d.deposits, d.withdrawals, d.net_change);
-            (d.currency.as_str(), sums.0, sums.1, sums.2, d.transaction_count)
+            (
+                d.currency.as_str(),
+                sums.0,
+                sums.1,
+                sums.2,
+                d.transaction_count,
+            )
         })
         .collect();
-    assert_eq!(daily, [("JPY", 5000, 0, 5000, 1), ("USD", 1250, 400, 850, 6)]);
+    assert_eq!(
+        daily,
+        [("JPY", 5000, 0, 5000, 1), ("USD", 1250, 400, 850, 6)]
+    );
     assert_eq!(once.users.len(), 1);
     assert!(once.users[0].deleted && once.users[0].name == "Ada L.");
     let checkpoints = stored(&store).await;
