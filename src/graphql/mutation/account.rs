@@ -82,12 +82,12 @@ impl AccountMutation {
         input: DepositInput,
     ) -> Result<CommandResult, ApiError> {
         let command = context(ctx, input.command_id)?;
-        let deposit = Deposit {
-            account_id: input.account_id.0,
-            amount: input.amount.0,
-            description: input.description,
-            expected_version: input.expected_version.map(|v| v.0),
-        };
+        let deposit = movement(
+            input.account_id,
+            input.amount,
+            input.description,
+            input.expected_version,
+        );
         Ok(commands(ctx).deposit(&command, deposit).await?.into())
     }
 
@@ -97,12 +97,12 @@ impl AccountMutation {
         input: WithdrawInput,
     ) -> Result<CommandResult, ApiError> {
         let command = context(ctx, input.command_id)?;
-        let withdraw = Deposit {
-            account_id: input.account_id.0,
-            amount: input.amount.0,
-            description: input.description,
-            expected_version: input.expected_version.map(|v| v.0),
-        };
+        let withdraw = movement(
+            input.account_id,
+            input.amount,
+            input.description,
+            input.expected_version,
+        );
         Ok(commands(ctx).withdraw(&command, withdraw).await?.into())
     }
 
@@ -133,5 +133,21 @@ impl AccountMutation {
             expected_version: input.expected_version.map(|v| v.0),
         };
         Ok(commands(ctx).close_account(&command, close).await?.into())
+    }
+}
+
+/// Deposits and withdrawals carry the same fields (their GraphQL inputs are
+/// two types only because the contract names them apart).
+fn movement(
+    account_id: ID,
+    amount: Decimal,
+    description: Option<String>,
+    expected: Option<Long>,
+) -> Deposit {
+    Deposit {
+        account_id: account_id.0,
+        amount: amount.0,
+        description,
+        expected_version: expected.map(|v| v.0),
     }
 }
