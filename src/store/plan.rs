@@ -129,7 +129,10 @@ fn plan_job(state: &mut BatchState, job: &[StreamAppend]) -> Result<AppendOutcom
             version += 1;
             state.head += 1;
             let event = RecordedEvent {
-                id: new.id.unwrap_or_else(Uuid::new_v4),
+                // Time-ordered ids keep the unique event_id index
+                // append-mostly; random v4 ids dirtied a random page of it
+                // per event, several times the bytes written per commit.
+                id: new.id.unwrap_or_else(Uuid::now_v7),
                 stream_id: append.stream.as_str().to_owned(),
                 version,
                 position: state.head,
