@@ -8,7 +8,7 @@
 //! subscribers take 100 connections, 200 file descriptors with both ends,
 //! so no file-descriptor limit needs raising), over `graphql-transport-ws`.
 //! Once every subscriber has seen a probe event, it appends 1,000 events/s
-//! for 5 s through the store API (one event per append, ten appends every
+//! for 5 s through the store API (one event per append, issued every
 //! 10 ms) and measures:
 //!
 //! - delivery latency: each event carries the time its append was called
@@ -348,19 +348,19 @@ async fn run(
         })
     };
 
-    // `rate` events/s: rate/100 single-event appends every 10 ms.
-    let per_tick = (rate as usize * TICK.as_millis() as usize / 1000).max(1);
-    let ticks = seconds as usize * 1000 / TICK.as_millis() as usize;
+    // `rate` events/s: single-event appends, issued every 10 ms.
+    let total = (rate * seconds) as usize;
+    let ticks = (seconds * 1000 / TICK.as_millis() as u64) as usize;
     let mut ticker = tokio::time::interval(TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Burst);
     let started = Instant::now();
-    let mut appends = Vec::with_capacity(ticks * per_tick);
-    for _ in 0..ticks {
+    let mut appends = Vec::with_capacity(total);
+    for tick in 1..=ticks {
         ticker.tick().await;
-        for k in 0..per_tick {
+        while appends.len() < total * tick / ticks {
             let state = state.clone();
+            let stream = format!("fan-{}", appends.len() % STREAMS);
             appends.push(tokio::spawn(async move {
-                let stream = format!("fan-{}", k % STREAMS);
                 append_one(&state, &stream, json!({ "sentUs": now_us() })).await
             }));
         }

@@ -228,13 +228,6 @@ async fn a_negative_or_non_numeric_after_position_and_other_bad_requests_are_rep
                     !errors.is_empty() && codes(&errors).iter().all(|c| *c == "BAD_USER_INPUT"),
                     "{context}, {variables}: {errors:?}"
                 );
-                // The operation is over: at most a `complete` follows.
-                if let Ok(Some(frame)) = client.frame_within(Duration::from_millis(100)).await {
-                    assert!(
-                        matches!(&frame, Frame::Complete { id: done } if *done == id),
-                        "{context}: after the error, {frame:?}"
-                    );
-                }
             }
             // The connection still serves a valid subscription.
             let id = client
@@ -269,12 +262,9 @@ async fn the_graphql_path_upgrades_too_and_a_stopped_subscription_goes_quiet() {
 
             client.stop(&id).await;
             append(&state.store, "path-1", "Unseen", 3).await;
-            while let Ok(frame) = client.frame_within(Duration::from_millis(300)).await {
-                assert!(
-                    matches!(&frame, Some(Frame::Complete { id: done }) if *done == id),
-                    "{context}: after stop, {frame:?}"
-                );
-            }
+            // Nothing more comes (its `complete` is allowed, and skipped).
+            let after = client.frame_within(Duration::from_millis(300)).await;
+            assert!(after.is_err(), "{context}: after stop, {after:?}");
             client.close().await;
             server.stop().await;
             db.cleanup().await;

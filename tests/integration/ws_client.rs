@@ -12,6 +12,7 @@
 //! Every wait is bounded by [`WAIT`], so a server that goes quiet fails the
 //! test instead of hanging it.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -135,6 +136,9 @@ pub struct WsClient {
     ws: WebSocketStream<TcpStream>,
     pub protocol: Protocol,
     next_id: u64,
+    /// Operations this client stopped or saw fail: a `complete` for one
+    /// of them may still come, whenever, and says nothing new.
+    ended: HashSet<String>,
 }
 
 impl WsClient {
@@ -162,6 +166,7 @@ impl WsClient {
             ws,
             protocol,
             next_id: 0,
+            ended: HashSet::new(),
         };
         client
             .send(json!({ "type": "connection_init", "payload": {} }))
@@ -196,6 +201,7 @@ impl WsClient {
 
     /// Ends one operation (`complete` / `stop`).
     pub async fn stop(&mut self, id: &str) {
+        self.ended.insert(id.to_owned());
         let kind = match self.protocol {
             Protocol::TransportWs => "complete",
             Protocol::Legacy => "stop",
@@ -221,7 +227,8 @@ impl WsClient {
     }
 
     /// The next frame about an operation; answers pings and skips
-    /// keep-alives. Panics on a close or after [`WAIT`].
+    /// keep-alives and the `complete` of an operation that has ended.
+    /// Panics on a close or after [`WAIT`].
     pub async fn next_frame(&mut self) -> Frame {
         match self.frame_within(WAIT).await {
             Ok(Some(frame)) => frame,
@@ -252,6 +259,7 @@ impl WsClient {
                     id: id(),
                     payload: payload(),
                 },
+                "complete" if self.ended.remove(&id()) => continue,
                 "complete" => Frame::Complete { id: id() },
                 "ka" | "pong" => continue,
                 "ping" => {
@@ -280,9 +288,14 @@ impl WsClient {
     pub async fn expect_errors(&mut self, id: &str) -> Vec<Value> {
         let frame = self.next_frame().await;
         assert_eq!(frame.id(), id, "a frame about another operation: {frame:?}");
-        frame
+        let errors = frame
             .errors()
-            .unwrap_or_else(|| panic!("expected errors over {}, got {frame:?}", self.protocol))
+            .unwrap_or_else(|| panic!("expected errors over {}, got {frame:?}", self.protocol));
+        // A result with errors may be followed by a `complete`.
+        if matches!(frame, Frame::Next { .. }) {
+            self.ended.insert(id.to_owned());
+        }
+        errors
     }
 
     async fn send(&mut self, message: Value) {
