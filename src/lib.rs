@@ -43,6 +43,7 @@ pub use config::{Cli, Command, DEFAULT_DATABASE_URL, DatabaseArgs, Limits, Serve
 pub use db::{connect, connect_and_migrate};
 pub use graphql::{ChronicleSchema, build_schema, sdl};
 pub use http::app;
+pub use projections::{ProjectionState, ProjectionStatus, Projections, ProjectionsError};
 pub use server::{AppState, serve};
 pub use store::{
     AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, Direction,

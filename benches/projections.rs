@@ -1,0 +1,198 @@
+//! Projection speed (issue 5): rebuild of each read model over 1,000,000
+//! events, and the time from a command's commit to its row being visible
+//! under 64 concurrent writers. Prints figures; asserts nothing.
+//!
+//! `cargo bench --bench projections` (SQLite; PostgreSQL too when
+//! BENCH_DATABASE_URL is set).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chronicle::{
+    AppState, CommandContext, DatabaseArgs, Deposit, ExpectedVersion, Limits, NewEvent,
+    OpenAccount, StreamId,
+};
+use serde_json::json;
+
+const EVENTS: i64 = 1_000_000;
+const ACCOUNTS: i64 = 1_000;
+const WRITERS: usize = 64;
+const WRITE_FOR: Duration = Duration::from_secs(5);
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sqlite = DatabaseArgs {
+        database_url: format!("sqlite://{}", dir.path().join("projections.db").display()),
+        db_pool_size: 16,
+    };
+    run("sqlite", &sqlite).await;
+    if let Some(url) = std::env::var("BENCH_DATABASE_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
+        admin(&url, &format!("CREATE SCHEMA {schema}")).await;
+        let args = DatabaseArgs {
+            database_url: format!("{url}?options[search_path]={schema}"),
+            db_pool_size: 16,
+        };
+        run("postgres", &args).await;
+        admin(&url, &format!("DROP SCHEMA {schema} CASCADE")).await;
+    }
+}
+
+async fn admin(url: &str, sql: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(url)
+        .await
+        .expect("connect to BENCH_DATABASE_URL");
+    db.execute_unprepared(sql).await.expect("schema statement");
+}
+
+async fn run(name: &str, args: &DatabaseArgs) {
+    let state = AppState::start(args, Limits::default())
+        .await
+        .expect("start");
+    let started = Instant::now();
+    fill(&state, EVENTS).await;
+    println!(
+        "\n{name}: {EVENTS} events appended in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let head = state.store.head();
+    wait_all(&state, head).await;
+    println!("{name}: rebuild over {head} events (each projection alone)");
+    println!("{:>20} {:>10} {:>14}", "projection", "seconds", "events/s");
+    for projection in state.projections.names().to_vec() {
+        let start = Instant::now();
+        state
+            .projections
+            .rebuild(projection)
+            .await
+            .expect("rebuild");
+        state
+            .projections
+            .wait_for(&[projection], head, Duration::from_secs(3_600))
+            .await
+            .expect("caught up");
+        let secs = start.elapsed().as_secs_f64();
+        println!("{projection:>20} {secs:>10.2} {:>14.0}", head as f64 / secs);
+    }
+    visibility(name, &state).await;
+}
+
+/// ACCOUNTS accounts, then deposits spread over them, straight through the
+/// store in 1,000-event appends (the read side only sees events).
+async fn fill(state: &AppState, total: i64) {
+    let mut appended = 0;
+    for a in 0..ACCOUNTS {
+        let stream = StreamId::parse(format!("account-b{a}")).expect("stream id");
+        let opened = NewEvent::new(
+            "AccountOpened",
+            json!({ "owner": "Bench", "currency": "USD", "initialBalance": 0 }),
+        );
+        state
+            .store
+            .append(stream, ExpectedVersion::NoStream, vec![opened])
+            .await
+            .expect("open");
+        appended += 1;
+    }
+    let mut a = 0;
+    while appended < total {
+        let stream = StreamId::parse(format!("account-b{}", a % ACCOUNTS)).expect("stream id");
+        let batch = (total - appended).min(1_000);
+        let events = (0..batch)
+            .map(|_| {
+                let mut e = NewEvent::new(
+                    "MoneyDeposited",
+                    json!({ "amount": 100, "currency": "USD" }),
+                );
+                e.schema_version = 2;
+                e
+            })
+            .collect();
+        state
+            .store
+            .append(stream, ExpectedVersion::Any, events)
+            .await
+            .expect("append");
+        appended += batch;
+        a += 1;
+    }
+}
+
+async fn wait_all(state: &AppState, head: i64) {
+    let names: Vec<&str> = state.projections.names().to_vec();
+    state
+        .projections
+        .wait_for(&names, head, Duration::from_secs(3_600))
+        .await
+        .expect("initial catch-up");
+}
+
+/// 64 clients deposit for WRITE_FOR; after each command commits, the time
+/// until AccountBalances has applied it (the row is visible).
+async fn visibility(name: &str, state: &AppState) {
+    let state = Arc::new(state.clone());
+    let deadline = Instant::now() + WRITE_FOR;
+    let tasks = (0..WRITERS).map(|w| {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut lags = Vec::new();
+            let account = format!("v{w}");
+            let ctx = context();
+            let open = OpenAccount {
+                account_id: Some(account.clone()),
+                owner: "V".into(),
+                initial_balance: None,
+                currency: None,
+            };
+            state.commands.open_account(&ctx, open).await.expect("open");
+            while Instant::now() < deadline {
+                let deposit = Deposit {
+                    account_id: account.clone(),
+                    amount: "1".into(),
+                    description: None,
+                    expected_version: None,
+                };
+                let out = state
+                    .commands
+                    .deposit(&context(), deposit)
+                    .await
+                    .expect("deposit");
+                let committed = Instant::now();
+                state
+                    .projections
+                    .wait_for(&["AccountBalances"], out.position, Duration::from_secs(60))
+                    .await
+                    .expect("visible");
+                lags.push(committed.elapsed());
+            }
+            lags
+        })
+    });
+    let mut lags: Vec<Duration> = Vec::new();
+    for task in futures::future::join_all(tasks).await {
+        lags.extend(task.expect("writer"));
+    }
+    lags.sort();
+    let pct = |p: f64| lags[((lags.len() as f64 * p) as usize).min(lags.len() - 1)];
+    println!(
+        "{name}: commit-to-visible (AccountBalances) under {WRITERS} writers: {} commands, p50 {:.2} ms, p99 {:.2} ms",
+        lags.len(),
+        pct(0.5).as_secs_f64() * 1e3,
+        pct(0.99).as_secs_f64() * 1e3
+    );
+}
+
+fn context() -> CommandContext {
+    let id = uuid::Uuid::new_v4().to_string();
+    CommandContext {
+        correlation_id: id.clone(),
+        command_id: id,
+        actor: None,
+        received_at: chrono::Utc::now(),
+    }
+}
