@@ -222,6 +222,10 @@ async fn latest_balances(
             .select_only()
             .column(row::Column::AccountId)
             .column(row::Column::BalanceAfter)
+            // The account filter lets the (account_id, position) index
+            // serve the lookup; on position alone it scans the whole table,
+            // once per batch.
+            .filter(row::Column::AccountId.is_in(chunk.iter().copied()))
             .filter(row::Column::Position.in_subquery(latest))
             .into_tuple()
             .all(txn)
