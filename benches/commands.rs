@@ -6,6 +6,7 @@
 //! server's settings: WAL, synchronous=FULL); with `BENCH_DATABASE_URL` (or
 //! else `TEST_DATABASE_URL`) set, also PostgreSQL, in a fresh schema dropped
 //! at the end. It prints figures and asserts nothing; BENCHMARKS.md has runs.
+//! `BENCH_PAUSE_PROJECTIONS=1` pauses every projection first (a diagnostic).
 //!
 //! The server runs in this process on 127.0.0.1:0; clients are tokio tasks
 //! sharing one `reqwest::Client`, each sending its next deposit once the
@@ -39,35 +40,37 @@ const SLOW_DISK_COMMIT: Duration = Duration::from_millis(1);
 const ACCOUNTS: usize = 1_000;
 const HOT_ACCOUNT: &str = "hot";
 const CLIENTS: [usize; 3] = [1, 8, 64];
-/// What a plain cqrs-es + postgres-es service did at 8 tasks on this kind
-/// of machine, as measured by the issue's author (we cannot run it here).
+/// What a plain cqrs-es + postgres-es service did at 8 and 1 tasks on this
+/// kind of machine, as measured by the issue's author (not runnable here).
 const CQRS_ES_8: f64 = 1_240.0;
 const CQRS_ES_1: f64 = 257.0;
 const DEPOSIT: &str = "mutation($in: DepositInput!) { deposit(input: $in) { version } }";
 const OPEN: &str = "mutation($in: OpenAccountInput!) { openAccount(input: $in) { version } }";
+const PAUSE: &str = "mutation($n: String!) { pauseProjection(name: $n) { name } }";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Kind {
+enum Figure {
     /// One-row INSERT transactions into a scratch table, one connection.
     Raw,
-    /// Deposits round-robin over each client's own share of the accounts.
-    Spread,
-    /// Every client deposits to the one hot account.
-    Hot,
-}
-
-#[derive(Clone, Copy)]
-struct Figure {
-    kind: Kind,
-    clients: usize,
+    /// N clients, each round-robin over its own share of the accounts.
+    Spread(usize),
+    /// N clients all depositing to the one hot account.
+    Hot(usize),
 }
 
 impl Figure {
+    fn clients(self) -> usize {
+        match self {
+            Figure::Raw => 1,
+            Figure::Spread(n) | Figure::Hot(n) => n,
+        }
+    }
+
     fn label(self) -> String {
-        match self.kind {
-            Kind::Raw => "raw 1-row commit, 1 conn".to_owned(),
-            Kind::Spread => format!("deposit x{}, {ACCOUNTS} accounts", self.clients),
-            Kind::Hot => format!("deposit x{}, 1 hot account", self.clients),
+        match self {
+            Figure::Raw => "raw 1-row commit, 1 conn".to_owned(),
+            Figure::Spread(n) => format!("deposit x{n}, {ACCOUNTS} accounts"),
+            Figure::Hot(n) => format!("deposit x{n}, 1 hot account"),
         }
     }
 }
@@ -75,52 +78,62 @@ impl Figure {
 /// One round's figures; the raw baseline first, since it also tells the
 /// disk state.
 fn plan() -> Vec<Figure> {
-    let figure = |kind| move |clients| Figure { kind, clients };
-    let mut figures = vec![figure(Kind::Raw)(1)];
-    figures.extend(CLIENTS.map(figure(Kind::Spread)));
-    figures.extend(CLIENTS.map(figure(Kind::Hot)));
+    let mut figures = vec![Figure::Raw];
+    figures.extend(CLIENTS.map(Figure::Spread));
+    figures.extend(CLIENTS.map(Figure::Hot));
     figures
 }
 
-/// The server's cumulative counters that a trial reports as differences.
-#[derive(Clone, Copy, Default)]
-struct Counters {
-    retries: f64,
-    batches: f64,
-    batch_jobs: f64,
-    commit_seconds: f64,
+/// What every client task needs.
+struct Shared {
+    http: reqwest::Client,
+    addr: SocketAddr,
+    /// A plain pool on the same database with the same durability settings.
+    raw: DatabaseConnection,
+    raw_ids: AtomicI64,
 }
 
-impl Counters {
-    /// Reads the Prometheus text; a metric not yet recorded counts as 0.
-    fn parse(text: &str) -> Self {
-        let value = |name: &str| -> f64 {
-            text.lines()
-                .filter(|line| line.starts_with(name))
-                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum()
-        };
-        Self {
-            retries: value("chronicle_command_retries_total{type=\"deposit\"}"),
-            batches: value("chronicle_append_batch_jobs_count"),
-            batch_jobs: value("chronicle_append_batch_jobs_sum"),
-            commit_seconds: value("chronicle_append_commit_seconds_sum"),
+impl Shared {
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// POSTs one GraphQL request and returns its `data`; any error in the
+    /// response is a failure.
+    async fn gql(&self, query: &str, variables: Value) -> BenchResult<Value> {
+        let body = json!({ "query": query, "variables": variables });
+        let request = self.http.post(self.url("/graphql")).json(&body);
+        let mut response: Value = request.send().await?.json().await?;
+        match response.get("errors") {
+            None if response["data"].is_object() => Ok(response["data"].take()),
+            _ => Err(format!("GraphQL errors: {response}").into()),
         }
+    }
+
+    async fn raw_commit(&self) -> BenchResult<()> {
+        let id = self.raw_ids.fetch_add(1, Ordering::Relaxed);
+        let backend = self.raw.get_database_backend();
+        let sql = match backend {
+            DbBackend::Postgres => "INSERT INTO bench_raw (id, payload) VALUES ($1, $2)",
+            _ => "INSERT INTO bench_raw (id, payload) VALUES (?, ?)",
+        };
+        let values = [id.into(), "deposit of 1.00 EUR".into()];
+        let txn = self.raw.begin().await?;
+        let insert = Statement::from_sql_and_values(backend, sql, values);
+        txn.execute_raw(insert).await?;
+        txn.commit().await?;
+        Ok(())
     }
 }
 
-/// One database under test: the real server on a port the OS picked (as
-/// the integration tests run it), and a plain pool on the same database
-/// with the same durability settings for the baseline.
+/// One database under test: the real server on a port the OS picked, as
+/// the integration tests run it, and the raw pool for the baseline.
 struct Target {
     postgres: bool,
-    addr: SocketAddr,
-    http: reqwest::Client,
+    shared: Arc<Shared>,
     server_db: DatabaseConnection,
     shutdown: oneshot::Sender<()>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
-    raw: DatabaseConnection,
-    raw_ids: Arc<AtomicI64>,
 }
 
 impl Target {
@@ -134,22 +147,27 @@ impl Target {
             let _ = rx.await;
         }));
         // One connection is used; `connect` keeps at least 2 in the pool.
-        let raw = chronicle::connect(&DatabaseArgs {
+        let raw_args = DatabaseArgs {
             db_pool_size: 1,
             ..args
-        })
-        .await?;
+        };
+        let raw = chronicle::connect(&raw_args).await?;
         let scratch = "CREATE TABLE bench_raw (id BIGINT PRIMARY KEY, payload TEXT NOT NULL)";
         raw.execute_unprepared(scratch).await?;
-        let target = Self {
-            postgres: raw.get_database_backend() == DbBackend::Postgres,
+        let postgres = raw.get_database_backend() == DbBackend::Postgres;
+        let (http, raw_ids) = (reqwest::Client::new(), AtomicI64::new(1));
+        let shared = Arc::new(Shared {
+            http,
             addr,
-            http: reqwest::Client::new(),
+            raw,
+            raw_ids,
+        });
+        let target = Self {
+            postgres,
+            shared,
             server_db,
             shutdown,
             server,
-            raw,
-            raw_ids: Arc::new(AtomicI64::new(1)),
         };
         target.open_accounts().await?;
         if std::env::var_os("BENCH_PAUSE_PROJECTIONS").is_some() {
@@ -158,54 +176,34 @@ impl Target {
         Ok(target)
     }
 
+    /// Opens the spread accounts and the hot one, many at a time so that
+    /// set-up rides on group commit instead of one fsync each.
+    async fn open_accounts(&self) -> BenchResult<()> {
+        let ids = (0..ACCOUNTS).map(account_id);
+        futures::stream::iter(ids.chain([HOT_ACCOUNT.to_owned()]))
+            .map(|id| {
+                let input = json!({ "accountId": id, "owner": "bench", "currency": "EUR" });
+                self.shared.gql(OPEN, json!({ "in": input }))
+            })
+            .buffer_unordered(64)
+            .try_collect::<Vec<_>>()
+            .await?;
+        Ok(())
+    }
+
     /// A diagnostic, not the shipped setting: every projection commits its
     /// own transaction after each append, so pausing them shows what they
     /// cost the write path.
     async fn pause_projections(&self) -> BenchResult<()> {
-        let body = json!({ "query": "{ projections { name } }" });
-        let url = self.url("/graphql");
-        let list: Value = self
-            .http
-            .post(&url)
-            .json(&body)
-            .send()
-            .await?
-            .json()
+        let list = self
+            .shared
+            .gql("{ projections { name } }", json!({}))
             .await?;
-        let names = list["data"]["projections"]
-            .as_array()
-            .ok_or("no projections")?;
+        let names = list["projections"].as_array().ok_or("no projections")?;
         for name in names.iter().filter_map(|p| p["name"].as_str()) {
-            let pause = "mutation($in: String!) { pauseProjection(name: $in) { name } }";
-            gql(&self.http, url.clone(), pause, json!(name)).await?;
+            self.shared.gql(PAUSE, json!({ "n": name })).await?;
             eprintln!("paused projection {name}");
         }
-        Ok(())
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    async fn counters(&self) -> BenchResult<Counters> {
-        let response = self.http.get(self.url("/metrics")).send().await?;
-        Ok(Counters::parse(&response.error_for_status()?.text().await?))
-    }
-
-    /// Opens the spread accounts and the hot one, many at a time so that
-    /// set-up rides on group commit instead of one fsync each.
-    async fn open_accounts(&self) -> BenchResult<()> {
-        let ids = (0..ACCOUNTS)
-            .map(account_id)
-            .chain([HOT_ACCOUNT.to_owned()]);
-        futures::stream::iter(ids)
-            .map(|id| {
-                let input = json!({ "accountId": id, "owner": "bench", "currency": "EUR" });
-                gql(&self.http, self.url("/graphql"), OPEN, input)
-            })
-            .buffer_unordered(64)
-            .try_collect::<Vec<()>>()
-            .await?;
         Ok(())
     }
 
@@ -219,15 +217,16 @@ impl Target {
              WHEN 1 THEN 'NORMAL' WHEN 2 THEN 'FULL' WHEN 3 THEN 'EXTRA' ELSE synchronous END \
              FROM pragma_journal_mode, pragma_synchronous"
         };
-        let stmt = Statement::from_string(self.raw.get_database_backend(), sql);
-        let row = self.raw.query_one_raw(stmt).await?;
+        let raw = &self.shared.raw;
+        let stmt = Statement::from_string(raw.get_database_backend(), sql);
+        let row = raw.query_one_raw(stmt).await?;
         Ok(row.ok_or("no settings row")?.try_get_by_index(0)?)
     }
 
     /// Stops the server and closes both pools, so that the caller can drop
     /// the database.
     async fn close(self) -> BenchResult<()> {
-        self.raw.close().await?;
+        self.shared.raw.close_by_ref().await?;
         let _ = self.shutdown.send(());
         self.server.await??;
         self.server_db.close().await?;
@@ -239,78 +238,76 @@ fn account_id(i: usize) -> String {
     format!("acct-{i:04}")
 }
 
-/// POSTs one mutation with `$in`; any GraphQL error is a failure.
-async fn gql(client: &reqwest::Client, url: String, query: &str, input: Value) -> BenchResult<()> {
-    let body = json!({ "query": query, "variables": { "in": input } });
-    let response: Value = client.post(url).json(&body).send().await?.json().await?;
-    match response.get("errors") {
-        None if response["data"].is_object() => Ok(()),
-        _ => Err(format!("GraphQL errors: {response}").into()),
-    }
+/// Cumulative counts that a trial reports as differences: the server's
+/// metrics, and CPU ticks from /proc (zeros without it).
+#[derive(Clone, Copy, Default)]
+struct Snapshot {
+    retries: f64,
+    batches: f64,
+    batch_jobs: f64,
+    commit_seconds: f64,
+    /// This process's: the clients and the server together.
+    process_ticks: f64,
+    /// The whole machine's, the database server included.
+    busy_ticks: f64,
+    all_ticks: f64,
 }
 
-/// One client: what it sends and to which accounts.
-struct Client {
-    kind: Kind,
-    http: reqwest::Client,
-    url: String,
-    raw: DatabaseConnection,
-    raw_ids: Arc<AtomicI64>,
-    accounts: Vec<String>,
-    next: usize,
-}
-
-impl Client {
-    fn new(t: &Target, figure: Figure, index: usize) -> Self {
-        // Disjoint shares (index, index + N, ...): a client never races
-        // another on the same account, so no retry is spent here.
-        let accounts = match figure.kind {
-            Kind::Raw => Vec::new(),
-            Kind::Spread => (index..ACCOUNTS)
-                .step_by(figure.clients)
-                .map(account_id)
-                .collect(),
-            Kind::Hot => vec![HOT_ACCOUNT.to_owned()],
+impl Snapshot {
+    async fn take(shared: &Shared) -> BenchResult<Self> {
+        let response = shared.http.get(shared.url("/metrics")).send().await?;
+        let text = response.error_for_status()?.text().await?;
+        // A metric not yet recorded counts as 0.
+        let metric = |name: &str| -> f64 {
+            let lines = text.lines().filter(|line| line.starts_with(name));
+            lines
+                .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+                .sum()
         };
-        Self {
-            kind: figure.kind,
-            http: t.http.clone(),
-            url: t.url("/graphql"),
-            raw: t.raw.clone(),
-            raw_ids: t.raw_ids.clone(),
-            accounts,
-            next: index,
-        }
-    }
-
-    async fn step(&mut self) -> BenchResult<()> {
-        if self.kind == Kind::Raw {
-            return self.raw_commit().await;
-        }
-        let account = &self.accounts[self.next % self.accounts.len()];
-        self.next += 1;
-        let input = json!({ "accountId": account, "amount": "1.00" });
-        gql(&self.http, self.url.clone(), DEPOSIT, input).await
-    }
-
-    async fn raw_commit(&mut self) -> BenchResult<()> {
-        let id = self.raw_ids.fetch_add(1, Ordering::Relaxed);
-        let backend = self.raw.get_database_backend();
-        let sql = match backend {
-            DbBackend::Postgres => "INSERT INTO bench_raw (id, payload) VALUES ($1, $2)",
-            _ => "INSERT INTO bench_raw (id, payload) VALUES (?, ?)",
+        let numbers = |text: &str| -> Vec<f64> {
+            text.split_whitespace()
+                .map(|f| f.parse().unwrap_or(0.0))
+                .collect()
         };
-        let values = [id.into(), "deposit of 1.00 EUR".into()];
-        let txn = self.raw.begin().await?;
-        txn.execute_raw(Statement::from_sql_and_values(backend, sql, values))
-            .await?;
-        txn.commit().await?;
-        Ok(())
+        // utime and stime are the 12th and 13th fields after the ")" that
+        // closes the command name.
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+        let own = numbers(own.rsplit(')').next().unwrap_or(""));
+        // "cpu  user nice system idle iowait irq softirq steal ...".
+        let all = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let all = numbers(all.lines().next().unwrap_or(""));
+        let sum = |v: &[f64], r: &[usize]| r.iter().filter_map(|&i| v.get(i)).sum::<f64>();
+        let busy_ticks = sum(&all, &[1, 2, 3, 6, 7, 8]);
+        Ok(Self {
+            retries: metric("chronicle_command_retries_total{type=\"deposit\"}"),
+            batches: metric("chronicle_append_batch_jobs_count"),
+            batch_jobs: metric("chronicle_append_batch_jobs_sum"),
+            commit_seconds: metric("chronicle_append_commit_seconds_sum"),
+            process_ticks: sum(&own, &[11, 12]),
+            busy_ticks,
+            all_ticks: busy_ticks + sum(&all, &[4, 5]),
+        })
+    }
+
+    /// Fills in what the server and the CPUs did between `self` and `later`.
+    fn fill(&self, later: &Self, sample: &mut Sample, commands: f64) {
+        let d = |f: fn(&Self) -> f64| f(later) - f(self);
+        let commands = commands.max(1.0);
+        // Ticks are 10 ms: USER_HZ is 100 on Linux.
+        let cpu = d(|s| s.process_ticks) / 100.0 / commands;
+        sample.cpu_per_command = Duration::from_secs_f64(cpu.max(0.0));
+        sample.host_busy = d(|s| s.busy_ticks) / d(|s| s.all_ticks).max(1.0);
+        // How full and how slow the group commits were: what tells whether
+        // the fsync or something else set the pace.
+        let batches = d(|s| s.batches).max(1.0);
+        sample.retries_per_command = d(|s| s.retries) / commands;
+        sample.jobs_per_batch = d(|s| s.batch_jobs) / batches;
+        let commit = d(|s| s.commit_seconds) / batches;
+        sample.commit = Duration::from_secs_f64(commit.max(0.0));
     }
 }
 
-/// One trial's result; `retries` and the batch figures come from the
-/// server's metrics (zero for the raw baseline).
+/// One trial's result; all but the first four come from `Snapshot`s.
 #[derive(Clone, Copy, Default)]
 struct Sample {
     rate: f64,
@@ -320,32 +317,56 @@ struct Sample {
     retries_per_command: f64,
     jobs_per_batch: f64,
     commit: Duration,
+    /// Share of both cores busy, whoever used them.
+    host_busy: f64,
+    /// This process's CPU time per command: HTTP, GraphQL, the command.
+    cpu_per_command: Duration,
+}
+
+/// What one client task did: latencies of its successes, its failures and
+/// the first failure's message.
+type Outcome = (Vec<Duration>, u64, Option<String>);
+
+/// One client until `deadline`. Spread clients take disjoint shares of the
+/// accounts (index, index + N, ...), so they never race one another.
+async fn drive(shared: Arc<Shared>, figure: Figure, index: usize, deadline: Instant) -> Outcome {
+    let accounts: Vec<String> = match figure {
+        Figure::Raw => Vec::new(),
+        Figure::Spread(n) => (index..ACCOUNTS).step_by(n).map(account_id).collect(),
+        Figure::Hot(_) => vec![HOT_ACCOUNT.to_owned()],
+    };
+    let (mut latencies, mut failures, mut first_error) = (Vec::new(), 0, None);
+    let mut next = 0;
+    while Instant::now() < deadline {
+        let began = Instant::now();
+        // The raw baseline has no accounts.
+        let result = match accounts.get(next % accounts.len().max(1)) {
+            None => shared.raw_commit().await,
+            Some(id) => {
+                let input = json!({ "accountId": id, "amount": "1.00" });
+                shared.gql(DEPOSIT, json!({ "in": input })).await.map(drop)
+            }
+        };
+        next += 1;
+        match result {
+            Ok(()) => latencies.push(began.elapsed()),
+            Err(err) => {
+                failures += 1;
+                first_error.get_or_insert(err.to_string());
+            }
+        }
+    }
+    (latencies, failures, first_error)
 }
 
 /// Every client in its own task until `duration` is over; failures are
 /// counted (and the first one shown), not timed.
 async fn measure(t: &Target, figure: Figure, duration: Duration) -> BenchResult<Sample> {
-    let before = t.counters().await?;
+    let before = Snapshot::take(&t.shared).await?;
     let start = Instant::now();
     let deadline = start + duration;
-    let tasks: Vec<_> = (0..figure.clients)
-        .map(|i| {
-            let mut client = Client::new(t, figure, i);
-            tokio::spawn(async move {
-                let (mut latencies, mut failures, mut first_error) = (Vec::new(), 0, None);
-                while Instant::now() < deadline {
-                    let began = Instant::now();
-                    match client.step().await {
-                        Ok(()) => latencies.push(began.elapsed()),
-                        Err(err) => {
-                            failures += 1;
-                            first_error.get_or_insert(err.to_string());
-                        }
-                    }
-                }
-                (latencies, failures, first_error)
-            })
-        })
+    let tasks: Vec<_> = (0..figure.clients())
+        .map(|i| tokio::spawn(drive(t.shared.clone(), figure, i, deadline)))
         .collect();
     let (mut latencies, mut failures, mut first_error) = (Vec::new(), 0, None);
     for task in tasks {
@@ -354,44 +375,27 @@ async fn measure(t: &Target, figure: Figure, duration: Duration) -> BenchResult<
         failures += f;
         first_error = first_error.or(err);
     }
+    // Until the last client finished: its last command ran past the deadline.
+    let elapsed = start.elapsed();
     if let Some(err) = first_error {
         eprintln!("{}: {failures} failures, first: {err}", figure.label());
     }
-    // Until the last client finished: its last command ran past the deadline.
-    let elapsed = start.elapsed();
-    let after = t.counters().await?;
-    let mut sample = summarize(latencies, elapsed)?;
-    sample.failures = failures;
-    if figure.kind != Kind::Raw {
-        add_server_figures(&mut sample, before, after, elapsed);
-    }
-    Ok(sample)
-}
-
-fn summarize(mut latencies: Vec<Duration>, elapsed: Duration) -> BenchResult<Sample> {
     latencies.sort_unstable();
     let pct = |q: f64| latencies.get(((latencies.len().max(1) - 1) as f64 * q).round() as usize);
     let (Some(&p50), Some(&p99)) = (pct(0.50), pct(0.99)) else {
         return Err("no command succeeded within the trial".into());
     };
-    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
-    Ok(Sample {
+    let commands = latencies.len() as f64;
+    let rate = commands / elapsed.as_secs_f64();
+    let mut sample = Sample {
         rate,
         p50,
         p99,
+        failures,
         ..Sample::default()
-    })
-}
-
-/// Retries per command, and how full and how slow the group commits were:
-/// what tells whether the fsync or something else set the pace.
-fn add_server_figures(sample: &mut Sample, before: Counters, after: Counters, elapsed: Duration) {
-    let commands = sample.rate * elapsed.as_secs_f64();
-    let batches = (after.batches - before.batches).max(1.0);
-    sample.retries_per_command = (after.retries - before.retries) / commands.max(1.0);
-    sample.jobs_per_batch = (after.batch_jobs - before.batch_jobs) / batches;
-    let commit = (after.commit_seconds - before.commit_seconds) / batches;
-    sample.commit = Duration::from_secs_f64(commit.max(0.0));
+    };
+    before.fill(&Snapshot::take(&t.shared).await?, &mut sample, commands);
+    Ok(sample)
 }
 
 /// Every figure's trials (`samples[figure][round]`) and each round's
@@ -408,52 +412,48 @@ async fn run_rounds(t: &Target) -> BenchResult<Report> {
     for figure in &figures {
         measure(t, *figure, WARM_UP).await?;
     }
-    let mut samples = vec![Vec::new(); figures.len()];
-    let mut probes = Vec::new();
-    let raw = figures[0];
+    let (mut samples, mut probes) = (vec![Vec::new(); figures.len()], Vec::new());
     for _ in 0..TRIALS {
         for (i, figure) in figures.iter().enumerate() {
             samples[i].push(measure(t, *figure, TRIAL).await?);
         }
-        probes.push(measure(t, raw, PROBE).await?);
+        probes.push(measure(t, Figure::Raw, PROBE).await?);
     }
+    let postgres = t.postgres;
     Ok(Report {
-        postgres: t.postgres,
+        postgres,
         figures,
         samples,
         probes,
     })
 }
 
-fn median(mut values: Vec<f64>) -> Option<f64> {
+fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied()
+    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 impl Report {
-    fn samples(&self, kind: Kind, clients: usize) -> &[Sample] {
-        let i = self
-            .figures
-            .iter()
-            .position(|f| f.kind == kind && f.clients == clients);
+    fn samples(&self, figure: Figure) -> &[Sample] {
+        let i = self.figures.iter().position(|f| *f == figure);
         i.map_or(&[], |i| &self.samples[i])
     }
 
-    /// The median over rounds of `f` of each round's (figure, raw) samples.
-    fn per_round(&self, kind: Kind, clients: usize, f: impl Fn(&Sample, &Sample) -> f64) -> f64 {
-        let raw = self.samples(Kind::Raw, 1).iter();
-        let values = self.samples(kind, clients).iter().zip(raw);
-        median(values.map(|(s, r)| f(s, r)).collect()).unwrap_or(f64::NAN)
+    /// The median over trials of `f`.
+    fn mid(&self, figure: Figure, f: impl Fn(&Sample) -> f64) -> f64 {
+        median(self.samples(figure).iter().map(f).collect())
     }
 
-    fn mid(&self, kind: Kind, clients: usize, f: impl Fn(&Sample) -> f64) -> f64 {
-        median(self.samples(kind, clients).iter().map(f).collect()).unwrap_or(f64::NAN)
+    /// The median over rounds of `f` of each round's (figure, raw) samples.
+    fn per_round(&self, figure: Figure, f: impl Fn(&Sample, &Sample) -> f64) -> f64 {
+        let rounds = self.samples(figure).iter().zip(self.samples(Figure::Raw));
+        median(rounds.map(|(s, r)| f(s, r)).collect())
     }
 
     /// Each round's disk state at its start and end, and the run's.
     fn disk_states(&self) -> String {
         let state = |d: Duration| ["fast", "slow"][usize::from(d >= SLOW_DISK_COMMIT)];
-        let rounds = self.samples(Kind::Raw, 1).iter().zip(&self.probes);
+        let rounds = self.samples(Figure::Raw).iter().zip(&self.probes);
         let (mut text, mut seen) = (String::new(), Vec::new());
         for (round, (raw, probe)) in rounds.enumerate() {
             let (from, to) = (state(raw.p50), state(probe.p50));
@@ -469,33 +469,34 @@ impl Report {
 
     fn print_figures(&self) {
         print!("figure (median of 3)               rate unit           p50       p99");
-        println!(" retry/cmd jobs/batch  commit fail  trials (rate)");
-        for (figure, samples) in self.figures.iter().zip(&self.samples) {
-            let mid = |f: fn(&Sample) -> f64| median(samples.iter().map(f).collect());
-            let rate = mid(|s| s.rate).map_or("n/a".to_owned(), whole);
-            let p = |f| mid(f).map_or("n/a".to_owned(), |v| ms(Duration::from_secs_f64(v)));
-            let (p50, p99) = (p(|s| s.p50.as_secs_f64()), p(|s| s.p99.as_secs_f64()));
-            let fails: u64 = samples.iter().map(|s| s.failures).sum();
-            let trials: Vec<String> = samples.iter().map(|s| whole(s.rate)).collect();
-            let (label, trials) = (figure.label(), trials.join(" / "));
-            let server = if figure.kind == Kind::Raw {
+        println!(" retry/cmd jobs/batch  commit host-cpu cpu/cmd fail  trials (rate)");
+        for &figure in &self.figures {
+            let mid = |f: &dyn Fn(&Sample) -> f64| self.mid(figure, f);
+            let dur = |f: fn(&Sample) -> Duration| {
+                ms(Duration::from_secs_f64(mid(&|s| f(s).as_secs_f64())))
+            };
+            let (rate, p50, p99) = (mid(&|s| s.rate), dur(|s| s.p50), dur(|s| s.p99));
+            let server = if figure == Figure::Raw {
                 format!("{:>9} {:>10} {:>7}", "", "", "")
             } else {
-                let retries = mid(|s| s.retries_per_command).unwrap_or(0.0);
-                let jobs = mid(|s| s.jobs_per_batch).unwrap_or(0.0);
-                let commit = p(|s| s.commit.as_secs_f64());
-                format!("{retries:>9.3} {jobs:>10.1} {commit:>7}")
+                let (retries, jobs) = (mid(&|s| s.retries_per_command), mid(&|s| s.jobs_per_batch));
+                format!("{retries:>9.3} {jobs:>10.1} {:>7}", dur(|s| s.commit))
             };
-            let unit = ["cmd/s", "commits/s"][usize::from(figure.kind == Kind::Raw)];
-            print!("{label:<32} {rate:>6} {unit:<9} {p50:>8} {p99:>9} ");
-            println!("{server} {fails:>4}  {trials}");
+            let (busy, cpu) = (mid(&|s| s.host_busy * 100.0), dur(|s| s.cpu_per_command));
+            let samples = self.samples(figure);
+            let fails: u64 = samples.iter().map(|s| s.failures).sum();
+            let trials: Vec<String> = samples.iter().map(|s| format!("{:.0}", s.rate)).collect();
+            let (label, trials) = (figure.label(), trials.join(" / "));
+            let unit = ["cmd/s", "commits/s"][usize::from(figure == Figure::Raw)];
+            print!("{label:<32} {rate:>6.0} {unit:<9} {p50:>8} {p99:>9} ");
+            println!("{server} {busy:>7.0}% {cpu:>7} {fails:>4}  {trials}");
         }
     }
 
     /// Single-client p50 over the raw commit p50, within each round.
     fn p50_ratio(&self) -> f64 {
         let ratio = |s: &Sample, r: &Sample| s.p50.as_secs_f64() / r.p50.as_secs_f64();
-        self.per_round(Kind::Spread, 1, ratio)
+        self.per_round(Figure::Spread(1), ratio)
     }
 
     fn print_ratios(&self) {
@@ -503,13 +504,11 @@ impl Report {
         println!("\n{head:<56} {value:>6}");
         let label = "deposit x1 p50 / raw commit p50";
         println!("{label:<56} {:>6.2}", self.p50_ratio());
-        for kind in [Kind::Spread, Kind::Hot] {
-            let what = ["spread", "hot"][usize::from(kind == Kind::Hot)];
-            for n in CLIENTS {
-                let v = self.per_round(kind, n, |s, r| s.rate / (n as f64 * r.rate));
-                let label = format!("deposit x{n} ({what}): cmd/s / ({n} x raw commits/s)");
-                println!("{label:<56} {v:>6.2}");
-            }
+        // Not for the hot account: its commands queue on the aggregate.
+        for n in CLIENTS {
+            let v = self.per_round(Figure::Spread(n), |s, r| s.rate / (n as f64 * r.rate));
+            let label = format!("deposit x{n}: cmd/s / ({n} x raw commits/s)");
+            println!("{label:<56} {v:>6.2}");
         }
     }
 
@@ -517,24 +516,24 @@ impl Report {
     fn print_aims(&self) {
         let verdict = |met: bool| if met { "met" } else { "NOT met" };
         let p50 = self.p50_ratio();
-        println!(
-            "\naims:\n  single-client p50 <= 1.5 x raw commit p50: {p50:.2}x -> {}",
-            verdict(p50 <= 1.5)
-        );
-        let rate = |n| self.mid(Kind::Spread, n, |s| s.rate);
+        println!("\naims:");
+        let p50_met = verdict(p50 <= 1.5);
+        println!("  single-client p50 <= 1.5 x raw commit p50: {p50:.2}x -> {p50_met}");
+        let rate = |n| self.mid(Figure::Spread(n), |s| s.rate);
         if self.postgres {
             let (x1, x8, aim) = (rate(1), rate(8), 1.5 * CQRS_ES_8);
-            println!(
-                "  x8 >= 1.5 x cqrs-es ({aim:.0} cmd/s): {x8:.0} -> {}",
-                verdict(x8 >= aim)
-            );
+            let met = verdict(x8 >= aim);
+            println!("  x8 >= 1.5 x cqrs-es ({aim:.0} cmd/s): {x8:.0} -> {met}");
             let (r8, r1) = (x8 / CQRS_ES_8, x1 / CQRS_ES_1);
             println!("    vs the issue's cqrs-es + postgres-es figures (not run here):");
             println!("    x8 {r8:.2} x {CQRS_ES_8:.0}, x1 {r1:.2} x {CQRS_ES_1:.0}");
         } else {
-            let (x64, aim) = (rate(64), 5_000.0);
-            println!("  x64 >= 5,000 cmd/s: {x64:.0} -> {}", verdict(x64 >= aim));
-            let p99 = self.mid(Kind::Spread, 64, |s| s.p99.as_secs_f64() * 1e3);
+            let x64 = rate(64);
+            println!(
+                "  x64 >= 5,000 cmd/s: {x64:.0} -> {}",
+                verdict(x64 >= 5_000.0)
+            );
+            let p99 = self.mid(Figure::Spread(64), |s| s.p99.as_secs_f64() * 1e3);
             println!("  x64 p99 < 25 ms: {p99:.2} ms -> {}", verdict(p99 < 25.0));
         }
     }
@@ -542,10 +541,6 @@ impl Report {
 
 fn ms(d: Duration) -> String {
     format!("{:.2}ms", d.as_secs_f64() * 1e3)
-}
-
-fn whole(rate: f64) -> String {
-    format!("{rate:.0}")
 }
 
 /// Opens, measures and prints; stops the server and closes the pools
@@ -587,16 +582,14 @@ async fn bench_sqlite() -> BenchResult<()> {
 async fn bench_postgres(base_url: &str) -> BenchResult<()> {
     let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
     let admin = sea_orm::Database::connect(base_url).await?;
-    admin
-        .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-        .await?;
+    let create = format!("CREATE SCHEMA {schema}");
+    admin.execute_unprepared(&create).await?;
     let sep = if base_url.contains('?') { '&' } else { '?' };
     let database_url = format!("{base_url}{sep}options[search_path]={schema}");
     let result = bench("PostgreSQL", database_url).await;
     // Dropped even when the bench failed, so that no schema is left behind.
-    admin
-        .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-        .await?;
+    let drop = format!("DROP SCHEMA {schema} CASCADE");
+    admin.execute_unprepared(&drop).await?;
     admin.close().await?;
     result
 }
