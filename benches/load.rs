@@ -100,6 +100,7 @@ async fn run(name: &str, args: &DatabaseArgs) {
 async fn build(store: &EventStore, commands: &Commands, id: &str, n: i64) {
     let ctx = CommandContext {
         command_id: uuid::Uuid::new_v4().to_string(),
+        id_from_client: false,
         correlation_id: "bench".into(),
         actor: None,
         received_at: chrono::Utc::now(),

@@ -192,6 +192,7 @@ fn context() -> CommandContext {
     CommandContext {
         correlation_id: id.clone(),
         command_id: id,
+        id_from_client: true,
         actor: None,
         received_at: chrono::Utc::now(),
     }

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use metrics::{Unit, describe_counter, describe_histogram};
+use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 pub const APPEND_BATCHES: &str = "chronicle_append_batches_total";
@@ -16,6 +16,8 @@ pub const EVENTS_APPENDED: &str = "chronicle_events_appended_total";
 pub const COMMANDS: &str = "chronicle_commands_total";
 pub const COMMAND_RETRIES: &str = "chronicle_command_retries_total";
 pub const COMMAND_SECONDS: &str = "chronicle_command_duration_seconds";
+pub const SUBSCRIBERS: &str = "chronicle_event_subscribers";
+pub const SUBSCRIBERS_DROPPED: &str = "chronicle_event_subscribers_dropped_total";
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -33,6 +35,14 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
 }
 
 fn describe() {
+    describe_gauge!(
+        SUBSCRIBERS,
+        "eventAppended subscribers registered with the hub"
+    );
+    describe_counter!(
+        SUBSCRIBERS_DROPPED,
+        "Subscribers the hub dropped for falling behind (they catch up from the log)"
+    );
     describe_counter!(
         APPEND_BATCHES,
         "Group commits: transactions written by the event store's writer"

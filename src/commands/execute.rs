@@ -53,7 +53,8 @@ impl Commands {
             input,
             received_at: ctx.received_at,
         };
-        if let Some(record) = self.store.command(&entry.id).await?
+        if ctx.id_from_client
+            && let Some(record) = self.store.command(&entry.id).await?
             && let Some(answer) = self.answer_from_log(&entry, record).await
         {
             return answer;
@@ -63,6 +64,7 @@ impl Commands {
         let result = loop {
             let plan = match attempt().await {
                 Ok(plan) => plan,
+                Err(err) if !ctx.id_from_client => break Err(err),
                 Err(err) => match self.succeeded_meanwhile(&entry).await {
                     Some(answer) => break answer,
                     None => break Err(err),

@@ -38,6 +38,10 @@ use execute::Plan;
 pub struct CommandContext {
     /// The client's idempotency key, or a generated one.
     pub command_id: String,
+    /// Whether the client chose `command_id`. Only a client's id can be a
+    /// retry; a fresh UUID cannot be in the command log, so its lookup is
+    /// skipped.
+    pub id_from_client: bool,
     /// Ties together everything one user action caused; from the
     /// `X-Correlation-Id` header, else the command id.
     pub correlation_id: String,

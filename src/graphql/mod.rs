@@ -36,7 +36,8 @@ fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, SubscriptionRoot
     )
 }
 
-/// The schema with its data; building it touches no database.
+/// The schema with its data; building it touches no database, and starts
+/// the subscription hub's task (so it must run inside the runtime).
 pub fn build_schema(
     store: EventStore,
     commands: Arc<Commands>,
@@ -49,6 +50,7 @@ pub fn build_schema(
             loaders::TransactionsLoader::new(store.clone()),
             tokio::spawn,
         ))
+        .data(crate::subscriptions::Hub::start(store.clone()))
         .data(store)
         .data(commands)
         .data(projections)

@@ -12,7 +12,7 @@ use super::scalars::Long;
 use super::types::{Event, EventFilter, Projection};
 use crate::projections::Projections;
 use crate::store::EventStore;
-use crate::subscriptions::{event_feed, status_feed};
+use crate::subscriptions::{Hub, event_feed, status_feed};
 
 /// The subscriptions one WebSocket connection may hold at once, and how
 /// many it holds; put in the connection's data when it opens.
@@ -83,8 +83,9 @@ impl SubscriptionRoot {
         let filter = filter.unwrap_or_default().into_log_filter()?;
         let guard = slot(ctx)?;
         let store = ctx.data_unchecked::<EventStore>().clone();
+        let hub = ctx.data_unchecked::<Hub>().clone();
         Ok(
-            event_feed(store, filter, after_position.map(|p| p.0)).map(move |item| {
+            event_feed(store, hub, filter, after_position.map(|p| p.0)).map(move |item| {
                 let _held = &guard;
                 item.map(Event::from).map_err(|e| ApiError::from(e).into())
             }),

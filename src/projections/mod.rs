@@ -14,7 +14,7 @@ mod checkpoint;
 mod daily_summary;
 mod runtime;
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 mod transaction_history;
 mod users;
 

@@ -7,10 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{
-    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
-};
+use sea_orm::DbErr;
 use tokio::sync::{mpsc, watch};
 
 use super::checkpoint::{self, Checkpoint};
@@ -175,8 +172,8 @@ impl Runner {
         more: bool,
     ) -> Result<(), ProjectionError> {
         let name = self.projection.name();
-        let txn = begin_write(self.store.db()).await?;
-        let stored = checkpoint::load(&txn, name)
+        let txn = self.store.gate().begin_read_model().await?;
+        let stored = checkpoint::load(&*txn, name)
             .await?
             .unwrap_or_else(Checkpoint::start);
         let fresh: Vec<RecordedEvent> = events
@@ -203,7 +200,7 @@ impl Runner {
             failed_position: None,
             updated_at: Utc::now(),
         };
-        checkpoint::save(&txn, name, &next).await?;
+        checkpoint::save(&*txn, name, &next).await?;
         txn.commit().await?;
         self.checkpoint = next;
         self.publish();
@@ -254,13 +251,13 @@ impl Runner {
     }
 
     async fn reset(&mut self) -> Result<(), DbErr> {
-        let txn = begin_write(self.store.db()).await?;
+        let txn = self.store.gate().begin_read_model().await?;
         self.projection.reset(&txn).await?;
         let rebuilding = Checkpoint {
             state: ProjectionState::Rebuilding,
             ..Checkpoint::start()
         };
-        checkpoint::save(&txn, self.projection.name(), &rebuilding).await?;
+        checkpoint::save(&*txn, self.projection.name(), &rebuilding).await?;
         txn.commit().await?;
         self.failures = 0;
         self.checkpoint = rebuilding;
@@ -271,14 +268,14 @@ impl Runner {
     /// Saves the checkpoint's state (not its position: that moves only
     /// with the tables) and tells watchers.
     async fn persist(&mut self) -> Result<(), DbErr> {
-        let txn = begin_write(self.store.db()).await?;
-        let stored = checkpoint::load(&txn, self.projection.name()).await?;
+        let txn = self.store.gate().begin_read_model().await?;
+        let stored = checkpoint::load(&*txn, self.projection.name()).await?;
         let mut row = self.checkpoint.clone();
         if let Some(stored) = stored {
             row.position = stored.position;
             row.events_processed = stored.events_processed;
         }
-        checkpoint::save(&txn, self.projection.name(), &row).await?;
+        checkpoint::save(&*txn, self.projection.name(), &row).await?;
         txn.commit().await?;
         self.checkpoint.position = row.position;
         self.publish();
@@ -288,20 +285,6 @@ impl Runner {
     fn publish(&self) {
         self.status
             .send_replace(status_of(self.projection.name(), &self.checkpoint));
-    }
-}
-
-/// A write transaction: on SQLite it takes the write lock up front, so a
-/// read-then-write never fails half-way for lack of it.
-async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    if db.get_database_backend() == DbBackend::Sqlite {
-        db.begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..Default::default()
-        })
-        .await
-    } else {
-        db.begin().await
     }
 }
 

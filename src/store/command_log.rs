@@ -183,8 +183,8 @@ pub(crate) async fn upsert<C: ConnectionTrait>(
 
 /// Records a command that appended nothing, unless the id already
 /// succeeded (a racing retry that committed wins over a late rejection).
-pub(crate) async fn record_without_events(
-    db: &DatabaseConnection,
+pub(crate) async fn record_without_events<C: ConnectionTrait>(
+    db: &C,
     record: &CommandRecord,
 ) -> Result<(), DbErr> {
     if !succeeded(db, vec![record.id.clone()]).await?.is_empty() {

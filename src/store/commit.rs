@@ -17,12 +17,13 @@ use entity::{events, streams};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, SqliteTransactionMode, Statement,
-    TransactionOptions, TransactionTrait,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 
 use super::plan::{BatchState, plan_batch};
-use super::{AppendOutcome, AppendRequest, RecordedEvent, StoreError, category_of, command_log};
+use super::{
+    AppendOutcome, AppendRequest, RecordedEvent, StoreError, WriteGate, category_of, command_log,
+};
 
 /// The key of the advisory lock that serializes appends on PostgreSQL
 /// ("CHRONICL" in ASCII).
@@ -42,11 +43,20 @@ pub(crate) struct Committed {
 /// when the transaction itself failed: then nothing of the batch is stored.
 pub(crate) async fn commit_batch(
     db: &DatabaseConnection,
+    gate: &WriteGate,
     jobs: &[AppendRequest],
 ) -> Result<Committed, DbErr> {
-    let txn = begin_append(db).await?;
+    let txn = gate.begin(db).await?;
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [APPEND_LOCK_KEY.into()],
+        ))
+        .await?;
+    }
     let state = BatchState {
-        head: read_head(&txn).await?,
+        head: read_head(&*txn).await?,
         versions: read_versions(&txn, jobs).await?,
         existing: read_supplied_ids(&txn, jobs).await?,
         commands: read_commands(&txn, jobs).await?,
@@ -60,37 +70,13 @@ pub(crate) async fn commit_batch(
     } else {
         insert_events(&txn, &plan.new_events).await?;
         upsert_streams(&txn, &plan.touched, plan.now).await?;
-        command_log::upsert(&txn, &plan.commands).await?;
+        command_log::upsert(&*txn, &plan.commands).await?;
         txn.commit().await?;
     }
     Ok(Committed {
         outcomes: plan.outcomes,
         head: plan.head,
     })
-}
-
-async fn begin_append(db: &DatabaseConnection) -> Result<DatabaseTransaction, DbErr> {
-    match db.get_database_backend() {
-        DbBackend::Sqlite => {
-            db.begin_with_options(TransactionOptions {
-                sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-                ..Default::default()
-            })
-            .await
-        }
-        backend => {
-            let txn = db.begin().await?;
-            if backend == DbBackend::Postgres {
-                txn.execute_raw(Statement::from_sql_and_values(
-                    backend,
-                    "SELECT pg_advisory_xact_lock($1)",
-                    [APPEND_LOCK_KEY.into()],
-                ))
-                .await?;
-            }
-            Ok(txn)
-        }
-    }
 }
 
 pub(crate) async fn read_head<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr> {

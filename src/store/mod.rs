@@ -13,6 +13,7 @@
 mod command_log;
 mod commit;
 mod error;
+mod gate;
 mod plan;
 mod read;
 mod snapshots;
@@ -29,6 +30,7 @@ use crate::upcast::Upcasters;
 
 pub use command_log::{CommandEntry, CommandRecord, CommandStatus};
 pub use error::StoreError;
+pub use gate::WriteGate;
 pub use read::{Direction, LogFilter, StoreStats};
 pub use snapshots::StoredSnapshot;
 pub use types::{
@@ -47,6 +49,7 @@ pub const MAX_APPEND_EVENTS: usize = 10_000;
 #[derive(Clone)]
 pub struct EventStore {
     db: DatabaseConnection,
+    gate: WriteGate,
     upcasters: Arc<Upcasters>,
     writer: mpsc::Sender<writer::AppendJob>,
     head: watch::Receiver<i64>,
@@ -71,9 +74,11 @@ impl EventStore {
             head: head_tx,
             events: events.clone(),
         };
-        let writer = writer::spawn(db.clone(), announce);
+        let gate = WriteGate::new(&db);
+        let writer = writer::spawn(db.clone(), gate.clone(), announce);
         Ok(Self {
             db,
+            gate,
             upcasters: Arc::new(upcasters),
             writer,
             head: head_rx,
@@ -83,6 +88,11 @@ impl EventStore {
 
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Where this process's write transactions begin (see `gate.rs`).
+    pub fn gate(&self) -> &WriteGate {
+        &self.gate
     }
 
     pub fn backend(&self) -> DbBackend {
@@ -250,11 +260,15 @@ impl EventStore {
     /// Records a command that appended nothing (rejected, failed, or a
     /// success that changed nothing).
     pub async fn record_without_events(&self, record: &CommandRecord) -> Result<(), StoreError> {
-        Ok(command_log::record_without_events(&self.db, record).await?)
+        let txn = self.gate.begin(&self.db).await?;
+        command_log::record_without_events(&*txn, record).await?;
+        Ok(txn.commit().await?)
     }
 
     pub async fn save_snapshot(&self, snapshot: &StoredSnapshot) -> Result<(), StoreError> {
-        Ok(snapshots::save(&self.db, snapshot).await?)
+        let txn = self.gate.begin(&self.db).await?;
+        snapshots::save(&*txn, snapshot).await?;
+        Ok(txn.commit().await?)
     }
 
     /// The latest snapshot of `stream` at or below `version` with the
@@ -278,7 +292,10 @@ impl EventStore {
 
     /// Drops snapshots (they are a cache): of one stream, or all.
     pub async fn drop_snapshots(&self, stream: Option<&str>) -> Result<i64, StoreError> {
-        Ok(snapshots::drop(&self.db, stream).await?)
+        let txn = self.gate.begin(&self.db).await?;
+        let dropped = snapshots::drop(&*txn, stream).await?;
+        txn.commit().await?;
+        Ok(dropped)
     }
 
     /// The last position this node committed (or found at start-up).

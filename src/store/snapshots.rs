@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use entity::snapshots as row;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder,
 };
 use serde_json::Value;
 
@@ -33,7 +33,10 @@ impl From<row::Model> for StoredSnapshot {
     }
 }
 
-pub(crate) async fn save(db: &DatabaseConnection, snapshot: &StoredSnapshot) -> Result<(), DbErr> {
+pub(crate) async fn save<C: ConnectionTrait>(
+    db: &C,
+    snapshot: &StoredSnapshot,
+) -> Result<(), DbErr> {
     let model = row::ActiveModel {
         stream_id: Set(snapshot.stream_id.clone()),
         version: Set(snapshot.version),
@@ -96,7 +99,7 @@ pub(crate) async fn count(db: &DatabaseConnection) -> Result<i64, DbErr> {
 }
 
 /// Drops the snapshots of one stream, or of all; returns how many.
-pub(crate) async fn drop(db: &DatabaseConnection, stream: Option<&str>) -> Result<i64, DbErr> {
+pub(crate) async fn drop<C: ConnectionTrait>(db: &C, stream: Option<&str>) -> Result<i64, DbErr> {
     let mut delete = row::Entity::delete_many();
     if let Some(stream) = stream {
         delete = delete.filter(row::Column::StreamId.eq(stream));

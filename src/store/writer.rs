@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::commit::{Committed, commit_batch};
-use super::{AppendOutcome, AppendRequest, RecordedEvent, StoreError};
+use super::{AppendOutcome, AppendRequest, RecordedEvent, StoreError, WriteGate};
 
 /// At most this many events go into one transaction; a larger queue waits
 /// for the next batch. Big enough to amortize the fsync, small enough that
@@ -50,13 +50,22 @@ pub(crate) struct Announce {
 }
 
 /// Starts the writer; it stops when every sender is dropped.
-pub(crate) fn spawn(db: DatabaseConnection, announce: Announce) -> mpsc::Sender<AppendJob> {
+pub(crate) fn spawn(
+    db: DatabaseConnection,
+    gate: WriteGate,
+    announce: Announce,
+) -> mpsc::Sender<AppendJob> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-    tokio::spawn(run(db, rx, announce));
+    tokio::spawn(run(db, gate, rx, announce));
     tx
 }
 
-async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<AppendJob>, announce: Announce) {
+async fn run(
+    db: DatabaseConnection,
+    gate: WriteGate,
+    mut rx: mpsc::Receiver<AppendJob>,
+    announce: Announce,
+) {
     while let Some(first) = rx.recv().await {
         // The appenders answered by the last commit are re-queueing right
         // now; one yield lets them into this batch instead of the next, at
@@ -73,16 +82,21 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<AppendJob>, announce
                 Err(_) => break,
             }
         }
-        process(&db, batch, &announce).await;
+        process(&db, &gate, batch, &announce).await;
     }
     tracing::debug!("event store writer stopped");
 }
 
-async fn process(db: &DatabaseConnection, batch: Vec<AppendJob>, announce: &Announce) {
+async fn process(
+    db: &DatabaseConnection,
+    gate: &WriteGate,
+    batch: Vec<AppendJob>,
+    announce: &Announce,
+) {
     let (requests, replies): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|j| (j.request, j.reply)).unzip();
     let started = std::time::Instant::now();
-    match commit_batch(db, &requests).await {
+    match commit_batch(db, gate, &requests).await {
         Ok(committed) => {
             record(&committed, requests.len(), started);
             publish(announce, &committed);
@@ -96,7 +110,7 @@ async fn process(db: &DatabaseConnection, batch: Vec<AppendJob>, announce: &Anno
         Err(err) if requests.len() > 1 => {
             tracing::warn!(error = %err, jobs = requests.len(), "batch commit failed; retrying jobs one by one");
             for (request, reply) in requests.into_iter().zip(replies) {
-                let outcome = match commit_batch(db, std::slice::from_ref(&request)).await {
+                let outcome = match commit_batch(db, gate, std::slice::from_ref(&request)).await {
                     Ok(mut committed) => {
                         publish(announce, &committed);
                         committed.outcomes.remove(0)

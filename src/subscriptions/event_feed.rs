@@ -1,126 +1,108 @@
-//! The event feed behind `eventAppended`.
+//! The event feed behind `eventAppended`: one subscriber's events in
+//! position order, from the store while it catches up, then from the hub.
 //!
-//! Positions are dense (the writer hands them out without gaps), so the
-//! feed always knows the next position it expects. It subscribes to the
-//! writer's broadcast before reading anything, catches up from the store,
-//! then takes live batches, skipping what it has seen and reading from the
-//! store whatever it missed: a hole in the positions (another node's
-//! commit) or a lag of the broadcast buffer (a slow subscriber). Writers
-//! never wait for a subscriber: the broadcast drops what a slow one has not
-//! taken, and the store has it all.
+//! The feed registers with the hub first, which tells it `through`: every
+//! position after it will arrive on the registration's channel. It reads
+//! what it asked for up to `through` from the store, in pages, then takes
+//! the hub's deliveries. If the hub drops it for falling behind (its
+//! channel ends), it registers again and reads the gap from the store. It
+//! tracks the last position it has seen, so the hand-over has no gap and
+//! no duplicate.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
 
 use futures::Stream;
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
 
+use super::hub::{Hub, Registration};
 use crate::store::{EventStore, LogFilter, RecordedEvent, StoreError};
 
 /// Events read per query while catching up.
 const PAGE: u64 = 500;
-/// Events buffered per subscriber between the feed and the connection.
-const OUTBOX: usize = 256;
 
 /// Events matching `filter` in position order: those after `after` first
 /// (when given), then every later one as it commits; without `after`, only
-/// those committed from now on. Ends when the subscriber goes away.
+/// those committed from now on. Ends after an error, or when dropped.
 pub fn event_feed(
     store: EventStore,
+    hub: Hub,
     filter: LogFilter,
     after: Option<i64>,
 ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static {
-    let (tx, rx) = mpsc::channel(OUTBOX);
-    // Subscribe before reading the head: whatever commits after the head
-    // is read arrives on the broadcast.
-    let live = store.live_events();
-    let start = after.unwrap_or_else(|| store.head());
+    let registration = hub.register(filter.clone());
     let feed = Feed {
+        seen: after.unwrap_or(registration.through),
         store,
+        hub,
         filter,
-        last: start,
-        tx,
+        registration,
+        pending: VecDeque::new(),
+        failed: false,
     };
-    tokio::spawn(feed.run(live));
-    ReceiverStream::new(rx)
+    futures::stream::unfold(feed, |mut feed| async move {
+        let item = feed.next().await?;
+        Some((item, feed))
+    })
 }
 
 struct Feed {
     store: EventStore,
+    hub: Hub,
     filter: LogFilter,
-    /// Every position up to this one has been seen (sent or filtered out).
-    last: i64,
-    tx: mpsc::Sender<Result<RecordedEvent, StoreError>>,
+    registration: Registration,
+    /// Every position up to this one is in `pending`, was sent, or did not
+    /// match.
+    seen: i64,
+    pending: VecDeque<RecordedEvent>,
+    failed: bool,
 }
 
-/// The subscriber went away.
-struct Gone;
-
 impl Feed {
-    async fn run(mut self, mut live: broadcast::Receiver<Arc<[RecordedEvent]>>) {
-        let head = self.store.head();
-        if self.catch_up(head).await.is_err() {
-            return;
-        }
+    async fn next(&mut self) -> Option<Result<RecordedEvent, StoreError>> {
         loop {
-            let result = match live.recv().await {
-                Ok(batch) => self.take(&batch).await,
-                Err(broadcast::error::RecvError::Lagged(_)) => {
-                    let head = self.store.head();
-                    self.catch_up(head).await
-                }
-                Err(broadcast::error::RecvError::Closed) => return,
-            };
-            if result.is_err() {
-                return;
+            if let Some(event) = self.pending.pop_front() {
+                return Some(Ok(event));
             }
-        }
-    }
-
-    async fn take(&mut self, batch: &[RecordedEvent]) -> Result<(), Gone> {
-        for event in batch {
-            if event.position <= self.last {
+            if self.failed {
+                return None;
+            }
+            let through = self.registration.through;
+            if self.seen < through {
+                if let Err(err) = self.catch_up(through).await {
+                    self.failed = true;
+                    return Some(Err(err));
+                }
                 continue;
             }
-            if event.position > self.last + 1 {
-                self.catch_up(event.position - 1).await?;
-            }
-            self.last = event.position;
-            if self.filter.matches(event) {
-                self.send(Ok(event.clone())).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends everything stored after `last` up to `until`, from the store.
-    async fn catch_up(&mut self, until: i64) -> Result<(), Gone> {
-        while self.last < until {
-            let page = match self
-                .store
-                .read_log_until(self.last, until, &self.filter, PAGE)
-                .await
-            {
-                Ok(page) => page,
-                Err(err) => {
-                    self.send(Err(err)).await?;
-                    return Err(Gone);
+            match self.registration.deliveries.recv().await {
+                Some(batch) => {
+                    for event in batch.iter() {
+                        if event.position > self.seen {
+                            self.seen = event.position;
+                            self.pending.push_back(event.clone());
+                        }
+                    }
                 }
-            };
-            let full = page.len() as u64 == PAGE;
-            for event in page {
-                self.last = event.position;
-                self.send(Ok(event)).await?;
-            }
-            if !full {
-                // A short page read everything up to `until`, matching or not.
-                self.last = until;
+                // Dropped for falling behind: whatever committed since the
+                // last delivery is read from the store on the next turn.
+                None => self.registration = self.hub.register(self.filter.clone()),
             }
         }
-        Ok(())
     }
 
-    async fn send(&self, item: Result<RecordedEvent, StoreError>) -> Result<(), Gone> {
-        self.tx.send(item).await.map_err(|_| Gone)
+    /// Reads the next page stored after `seen`, up to `through`.
+    async fn catch_up(&mut self, through: i64) -> Result<(), StoreError> {
+        let page = {
+            let _turn = self.hub.catch_up_turn().await;
+            self.store
+                .read_log_until(self.seen, through, &self.filter, PAGE)
+                .await?
+        };
+        // A short page read everything up to `through`, matching or not.
+        self.seen = match page.last() {
+            Some(last) if page.len() as u64 == PAGE => last.position,
+            _ => through,
+        };
+        self.pending.extend(page);
+        Ok(())
     }
 }

@@ -13,6 +13,7 @@ fn ctx() -> CommandContext {
     CommandContext {
         correlation_id: id.clone(),
         command_id: id,
+        id_from_client: true,
         actor: None,
         received_at: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
     }
