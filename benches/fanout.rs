@@ -25,6 +25,7 @@
 //! Server and clients also share the CPU (tokio, one worker per core): on
 //! a small machine the clients' parsing competes with the server's work.
 //! It prints a table and asserts nothing; BENCHMARKS.md has runs.
+//! `FANOUT_MODE=stream` gives each subscriber its own stream (see `Mode`).
 //! `FANOUT_SUBSCRIBERS` (e.g. "1000,10000"), `FANOUT_RATE` (events/s) and
 //! `FANOUT_SECONDS` change the plan.
 
@@ -42,12 +43,43 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 
+#[path = "support/histogram.rs"]
+mod histogram;
+use histogram::Histogram;
+
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const PER_CONNECTION: usize = 100;
 const TICK: Duration = Duration::from_millis(10);
 const STREAMS: usize = 10;
-const QUERY: &str = "subscription { eventAppended { position data } }";
+const QUERY: &str = "subscription($f: EventFilter) { eventAppended(filter: $f) { position data } }";
+
+/// Who gets what: every subscriber every event (`all`, the worst case:
+/// subscribers x rate deliveries per second), or each subscriber the events
+/// of its own stream (`stream`, a frontend watching one account: the same
+/// number of subscriptions, `rate` deliveries per second in all).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    All,
+    OwnStream,
+}
+
+impl Mode {
+    fn from_env() -> Self {
+        match std::env::var("FANOUT_MODE").as_deref() {
+            Ok("stream") => Mode::OwnStream,
+            _ => Mode::All,
+        }
+    }
+
+    /// The stream of subscriber `i` (stream mode) and of the `k`th append.
+    fn stream(self, k: usize, subscribers: usize) -> String {
+        match self {
+            Mode::All => format!("fan-{}", k % STREAMS),
+            Mode::OwnStream => format!("fan-{}", k % subscribers),
+        }
+    }
+}
 
 static EPOCH: OnceLock<Instant> = OnceLock::new();
 
@@ -75,69 +107,6 @@ fn rss() -> u64 {
 
 fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
-}
-
-/// Microsecond latencies in buckets of 1/64 of a power of two (under 1.6 %
-/// error), so that tens of millions of samples take a few kilobytes.
-#[derive(Clone, Default)]
-struct Histogram {
-    counts: Vec<u64>,
-    total: u64,
-    max: u64,
-}
-
-impl Histogram {
-    fn bucket(v: u64) -> usize {
-        if v < 64 {
-            return v as usize;
-        }
-        let e = 63 - u64::from(v.leading_zeros());
-        (64 + (e - 6) * 64 + ((v >> (e - 6)) & 63)) as usize
-    }
-
-    /// The largest value of bucket `i`.
-    fn upper(i: usize) -> u64 {
-        if i < 64 {
-            return i as u64;
-        }
-        let e = (i as u64 - 64) / 64 + 6;
-        let sub = (i as u64 - 64) % 64;
-        ((1 << e) | (sub << (e - 6))) + (1 << (e - 6)) - 1
-    }
-
-    fn record(&mut self, v: u64) {
-        let i = Self::bucket(v);
-        if self.counts.len() <= i {
-            self.counts.resize(i + 1, 0);
-        }
-        self.counts[i] += 1;
-        self.total += 1;
-        self.max = self.max.max(v);
-    }
-
-    fn merge(&mut self, other: &Histogram) {
-        if self.counts.len() < other.counts.len() {
-            self.counts.resize(other.counts.len(), 0);
-        }
-        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
-            *a += b;
-        }
-        self.total += other.total;
-        self.max = self.max.max(other.max);
-    }
-
-    /// The `q` quantile in milliseconds (a bucket's upper bound).
-    fn quantile_ms(&self, q: f64) -> f64 {
-        let rank = ((q * self.total as f64).ceil() as u64).max(1);
-        let mut seen = 0;
-        for (i, count) in self.counts.iter().enumerate() {
-            seen += count;
-            if seen >= rank {
-                return Self::upper(i).min(self.max) as f64 / 1000.0;
-            }
-        }
-        f64::NAN
-    }
 }
 
 /// What the readers share with the driver.
@@ -186,6 +155,8 @@ struct EventData {
 /// the reader task, which yields its latency histogram once `stop` fires.
 async fn connect(
     addr: std::net::SocketAddr,
+    mode: Mode,
+    first: usize,
     subscriptions: usize,
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
@@ -205,8 +176,12 @@ async fn connect(
         other => return Err(format!("expected connection_ack, got {other:?}").into()),
     }
     for id in 0..subscriptions {
-        let subscribe =
-            json!({ "type": "subscribe", "id": id.to_string(), "payload": { "query": QUERY } });
+        let filter = match mode {
+            Mode::All => json!(null),
+            Mode::OwnStream => json!({ "streamId": format!("fan-{}", first + id) }),
+        };
+        let payload = json!({ "query": QUERY, "variables": { "f": filter } });
+        let subscribe = json!({ "type": "subscribe", "id": id.to_string(), "payload": payload });
         ws.send(Message::text(subscribe.to_string())).await?;
     }
     Ok(tokio::spawn(async move {
@@ -279,6 +254,25 @@ async fn append_one(state: &AppState, stream: &str, data: serde_json::Value) -> 
     started.elapsed()
 }
 
+/// An event that every subscriber sees: one on a stream of all, or one on
+/// each subscriber's own stream (appended concurrently, so they share
+/// group commits).
+async fn probe(state: &AppState, mode: Mode, subscribers: usize) {
+    if mode == Mode::All {
+        append_one(state, "probe-1", json!({})).await;
+        return;
+    }
+    let appends: Vec<_> = (0..subscribers)
+        .map(|i| {
+            let state = state.clone();
+            tokio::spawn(async move { append_one(&state, &format!("fan-{i}"), json!({})).await })
+        })
+        .collect();
+    for append in appends {
+        append.await.expect("probe append");
+    }
+}
+
 struct Row {
     subscribers: usize,
     connections: usize,
@@ -293,9 +287,11 @@ struct Row {
     rss_peak: u64,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     state: &AppState,
     addr: std::net::SocketAddr,
+    mode: Mode,
     subscribers: usize,
     rate: u64,
     seconds: u64,
@@ -310,7 +306,8 @@ async fn run(
     let mut left = subscribers;
     while left > 0 {
         let n = left.min(PER_CONNECTION);
-        readers.push(connect(addr, n, counters.clone(), stop.clone()).await?);
+        let first = subscribers - left;
+        readers.push(connect(addr, mode, first, n, counters.clone(), stop.clone()).await?);
         left -= n;
     }
     let connections = readers.len();
@@ -326,8 +323,12 @@ async fn run(
             )
             .into());
         }
-        append_one(state, "probe-1", json!({})).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        probe(state, mode, subscribers).await;
+        tokio::time::sleep(Duration::from_millis(match mode {
+            Mode::All => 100,
+            Mode::OwnStream => 2_000,
+        }))
+        .await;
     }
     // Let the probes' deliveries settle before measuring.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -359,7 +360,7 @@ async fn run(
         ticker.tick().await;
         while appends.len() < total * tick / ticks {
             let state = state.clone();
-            let stream = format!("fan-{}", appends.len() % STREAMS);
+            let stream = mode.stream(appends.len(), subscribers);
             appends.push(tokio::spawn(async move {
                 append_one(&state, &stream, json!({ "sentUs": now_us() })).await
             }));
@@ -371,7 +372,10 @@ async fn run(
     }
     let appending = started.elapsed();
     let appended = commit.total;
-    let expected = appended * subscribers as u64;
+    let expected = match mode {
+        Mode::All => appended * subscribers as u64,
+        Mode::OwnStream => appended,
+    };
 
     let drain = Duration::from_secs(env_or("FANOUT_DRAIN_SECS", 30));
     let drain_from = Instant::now();
@@ -408,7 +412,11 @@ async fn run(
 fn print(rows: &[Row], baseline: u64) {
     println!();
     println!(
-        "Subscription fan-out (SQLite, server and clients in one process; RSS minus a baseline of {:.0} MB)",
+        "Subscription fan-out, {} (SQLite, server and clients in one process; RSS minus a baseline of {:.0} MB)",
+        match Mode::from_env() {
+            Mode::All => "every subscriber gets every event",
+            Mode::OwnStream => "each subscriber gets its own stream's events",
+        },
         mb(baseline)
     );
     println!(
@@ -467,6 +475,7 @@ async fn main() -> BenchResult<()> {
         .collect();
     let rate = env_or("FANOUT_RATE", 1_000u64);
     let seconds = env_or("FANOUT_SECONDS", 5u64);
+    let mode = Mode::from_env();
 
     let dir = tempfile::tempdir()?;
     let args = DatabaseArgs {
@@ -486,7 +495,7 @@ async fn main() -> BenchResult<()> {
     let mut rows = Vec::new();
     for subscribers in plan {
         eprintln!("fan-out: {subscribers} subscribers, {rate} events/s for {seconds} s ...");
-        let row = run(&state, addr, subscribers, rate, seconds, baseline).await?;
+        let row = run(&state, addr, mode, subscribers, rate, seconds, baseline).await?;
         print(std::slice::from_ref(&row), baseline);
         rows.push(row);
         // Let the server drop the closed connections before the next run.

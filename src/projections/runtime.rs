@@ -105,6 +105,7 @@ impl Runner {
 
     /// Applies the next batch, if any.
     async fn step(&mut self) -> Result<Step, (Option<i64>, ProjectionError)> {
+        let _turn = self.store.gate().read_model_turn().await;
         let events = match self.read_batch().await {
             Ok(events) => events,
             Err(failure) => return Err(failure),

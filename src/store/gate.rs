@@ -35,6 +35,7 @@ const READ_MODEL_POOL: u32 = 2;
 #[derive(Clone)]
 pub struct WriteGate {
     turn: Option<Arc<Mutex<()>>>,
+    read_model_turn: Option<Arc<Mutex<()>>>,
     read_models: DatabaseConnection,
 }
 
@@ -49,6 +50,7 @@ impl WriteGate {
         let sqlite = db.get_database_backend() == DbBackend::Sqlite;
         Self {
             turn: sqlite.then(|| Arc::new(Mutex::new(()))),
+            read_model_turn: sqlite.then(|| Arc::new(Mutex::new(()))),
             read_models: if sqlite {
                 read_model_pool(db)
             } else {
@@ -76,6 +78,19 @@ impl WriteGate {
             _ => db.begin().await?,
         };
         Ok(WriteTxn { txn, _turn: turn })
+    }
+
+    /// On SQLite, one projection at a time: it takes this before reading
+    /// its next batch and holds it until that batch commits. So the event
+    /// writer waits behind at most one read-model transaction, not one per
+    /// projection, and a projection that waited for its turn reads the
+    /// events that arrived meanwhile in the same batch (fewer, larger
+    /// transactions under load).
+    pub async fn read_model_turn(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.read_model_turn {
+            Some(turn) => Some(turn.clone().lock_owned().await),
+            None => None,
+        }
     }
 
     /// A write transaction for read-model rows and their checkpoint: it
