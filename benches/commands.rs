@@ -343,7 +343,10 @@ async fn drive(shared: Arc<Shared>, figure: Figure, index: usize, deadline: Inst
         let result = match accounts.get(next % accounts.len().max(1)) {
             None => shared.raw_commit().await,
             Some(id) => {
-                let input = json!({ "accountId": id, "amount": "1.00" });
+                // Clients send an idempotency key, as a real client that
+                // retries must; it takes the command-log lookup path.
+                let command_id = uuid::Uuid::new_v4().to_string();
+                let input = json!({ "accountId": id, "amount": "1.00", "commandId": command_id });
                 shared.gql(DEPOSIT, json!({ "in": input })).await.map(drop)
             }
         };

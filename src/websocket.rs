@@ -101,7 +101,10 @@ async fn serve(
                 },
                 _ = ticker.tick() => Message::Ping(Default::default()),
             };
-            if send_ready(&mut socket_sink, &mut rx, message).await.is_err() {
+            if send_ready(&mut socket_sink, &mut rx, message)
+                .await
+                .is_err()
+            {
                 break;
             }
         }

@@ -52,6 +52,7 @@ impl Commands {
             command_type: command_type.to_owned(),
             input,
             received_at: ctx.received_at,
+            id_from_client: ctx.id_from_client,
         };
         if ctx.id_from_client
             && let Some(record) = self.store.command(&entry.id).await?

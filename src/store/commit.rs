@@ -147,6 +147,7 @@ async fn read_commands(
     let ids: Vec<String> = jobs
         .iter()
         .filter_map(|j| j.command.as_ref())
+        .filter(|c| c.id_from_client)
         .map(|c| c.id.clone())
         .collect();
     let records = command_log::succeeded(txn, ids).await?;
