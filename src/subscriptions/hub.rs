@@ -252,7 +252,9 @@ impl Registry {
                 overflowed.push(id);
             }
         }
-        metrics::counter!(m::SUBSCRIBERS_DROPPED).increment(overflowed.len() as u64);
+        if !overflowed.is_empty() {
+            metrics::counter!(m::SUBSCRIBERS_DROPPED).increment(overflowed.len() as u64);
+        }
         for id in overflowed {
             self.remove(id);
         }
