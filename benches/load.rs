@@ -14,38 +14,20 @@ use chronicle::{
 };
 use serde_json::json;
 
+#[path = "support/databases.rs"]
+mod databases;
+
 const LENGTHS: [i64; 4] = [10, 1_000, 100_000, 1_000_000];
 const DELTA: i64 = 50;
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = DatabaseArgs {
-        database_url: format!("sqlite://{}", dir.path().join("load.db").display()),
-        db_pool_size: 8,
-    };
-    run("sqlite", &sqlite).await;
-    if let Some(url) = std::env::var("BENCH_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
-        let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        admin(&url, &format!("CREATE SCHEMA {schema}")).await;
-        let args = DatabaseArgs {
-            database_url: format!("{url}?options[search_path]={schema}"),
-            db_pool_size: 8,
-        };
-        run("postgres", &args).await;
-        admin(&url, &format!("DROP SCHEMA {schema} CASCADE")).await;
-    }
-}
-
-async fn admin(url: &str, sql: &str) {
-    use sea_orm::ConnectionTrait;
-    let db = sea_orm::Database::connect(url)
-        .await
-        .expect("connect to BENCH_DATABASE_URL");
-    db.execute_unprepared(sql).await.expect("schema statement");
+    databases::each(
+        "load.db",
+        8,
+        |name, args| async move { run(name, &args).await },
+    )
+    .await;
 }
 
 async fn run(name: &str, args: &DatabaseArgs) {

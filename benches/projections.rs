@@ -14,6 +14,9 @@ use chronicle::{
 };
 use serde_json::json;
 
+#[path = "support/databases.rs"]
+mod databases;
+
 const EVENTS: i64 = 1_000_000;
 const ACCOUNTS: i64 = 1_000;
 const WRITERS: usize = 64;
@@ -21,33 +24,10 @@ const WRITE_FOR: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let sqlite = DatabaseArgs {
-        database_url: format!("sqlite://{}", dir.path().join("projections.db").display()),
-        db_pool_size: 16,
-    };
-    run("sqlite", &sqlite).await;
-    if let Some(url) = std::env::var("BENCH_DATABASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty())
-    {
-        let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-        admin(&url, &format!("CREATE SCHEMA {schema}")).await;
-        let args = DatabaseArgs {
-            database_url: format!("{url}?options[search_path]={schema}"),
-            db_pool_size: 16,
-        };
-        run("postgres", &args).await;
-        admin(&url, &format!("DROP SCHEMA {schema} CASCADE")).await;
-    }
-}
-
-async fn admin(url: &str, sql: &str) {
-    use sea_orm::ConnectionTrait;
-    let db = sea_orm::Database::connect(url)
-        .await
-        .expect("connect to BENCH_DATABASE_URL");
-    db.execute_unprepared(sql).await.expect("schema statement");
+    databases::each("projections.db", 16, |name, args| async move {
+        run(name, &args).await
+    })
+    .await;
 }
 
 async fn run(name: &str, args: &DatabaseArgs) {
