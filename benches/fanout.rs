@@ -45,7 +45,10 @@ use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 #[path = "support/histogram.rs"]
 mod histogram;
+#[path = "support/process.rs"]
+mod process;
 use histogram::Histogram;
+use process::{env_or, mb, rss};
 
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -86,27 +89,6 @@ static EPOCH: OnceLock<Instant> = OnceLock::new();
 /// Microseconds on one monotonic clock shared by server and clients.
 fn now_us() -> u64 {
     EPOCH.get_or_init(Instant::now).elapsed().as_micros() as u64
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// VmRSS of this process, in bytes.
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
-}
-
-fn mb(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
 }
 
 /// What the readers share with the driver.

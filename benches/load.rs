@@ -9,13 +9,14 @@
 use std::time::{Duration, Instant};
 
 use chronicle::{
-    AsOf, CommandContext, Commands, DatabaseArgs, EventStore, ExpectedVersion, NewEvent,
-    OpenAccount, StreamId,
+    AsOf, CommandContext, Commands, DatabaseArgs, EventStore, ExpectedVersion, OpenAccount,
+    StreamId,
 };
-use serde_json::json;
 
 #[path = "support/databases.rs"]
 mod databases;
+#[path = "support/deposits.rs"]
+mod deposits;
 
 const LENGTHS: [i64; 4] = [10, 1_000, 100_000, 1_000_000];
 const DELTA: i64 = 50;
@@ -80,13 +81,7 @@ async fn run(name: &str, args: &DatabaseArgs) {
 
 /// An account with `n` deposits, a snapshot at that point, then DELTA more.
 async fn build(store: &EventStore, commands: &Commands, id: &str, n: i64) {
-    let ctx = CommandContext {
-        command_id: uuid::Uuid::new_v4().to_string(),
-        id_from_client: false,
-        correlation_id: "bench".into(),
-        actor: None,
-        received_at: chrono::Utc::now(),
-    };
+    let ctx = CommandContext::fresh();
     let open = OpenAccount {
         account_id: Some(id.into()),
         owner: "Bench".into(),
@@ -109,16 +104,7 @@ async fn build(store: &EventStore, commands: &Commands, id: &str, n: i64) {
 async fn deposits(store: &EventStore, stream: &StreamId, mut n: i64) {
     while n > 0 {
         let batch = n.min(1_000);
-        let events = (0..batch)
-            .map(|_| {
-                let mut e = NewEvent::new(
-                    "MoneyDeposited",
-                    json!({ "amount": 100, "currency": "USD" }),
-                );
-                e.schema_version = 2;
-                e
-            })
-            .collect();
+        let events = deposits::deposits(batch);
         store
             .append(stream.clone(), ExpectedVersion::Any, events)
             .await

@@ -16,6 +16,8 @@ use serde_json::json;
 
 #[path = "support/databases.rs"]
 mod databases;
+#[path = "support/deposits.rs"]
+mod deposits;
 
 const EVENTS: i64 = 1_000_000;
 const ACCOUNTS: i64 = 1_000;
@@ -83,16 +85,7 @@ async fn fill(state: &AppState, total: i64) {
     while appended < total {
         let stream = StreamId::parse(format!("account-b{}", a % ACCOUNTS)).expect("stream id");
         let batch = (total - appended).min(1_000);
-        let events = (0..batch)
-            .map(|_| {
-                let mut e = NewEvent::new(
-                    "MoneyDeposited",
-                    json!({ "amount": 100, "currency": "USD" }),
-                );
-                e.schema_version = 2;
-                e
-            })
-            .collect();
+        let events = deposits::deposits(batch);
         state
             .store
             .append(stream, ExpectedVersion::Any, events)
@@ -122,7 +115,7 @@ async fn visibility(name: &str, state: &AppState) {
         tokio::spawn(async move {
             let mut lags = Vec::new();
             let account = format!("v{w}");
-            let ctx = context();
+            let ctx = CommandContext::fresh();
             let open = OpenAccount {
                 account_id: Some(account.clone()),
                 owner: "V".into(),
@@ -139,7 +132,7 @@ async fn visibility(name: &str, state: &AppState) {
                 };
                 let out = state
                     .commands
-                    .deposit(&context(), deposit)
+                    .deposit(&CommandContext::fresh(), deposit)
                     .await
                     .expect("deposit");
                 let committed = Instant::now();
@@ -165,15 +158,4 @@ async fn visibility(name: &str, state: &AppState) {
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3
     );
-}
-
-fn context() -> CommandContext {
-    let id = uuid::Uuid::new_v4().to_string();
-    CommandContext {
-        correlation_id: id.clone(),
-        command_id: id,
-        id_from_client: true,
-        actor: None,
-        received_at: chrono::Utc::now(),
-    }
 }

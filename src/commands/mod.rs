@@ -50,6 +50,21 @@ pub struct CommandContext {
 }
 
 impl CommandContext {
+    /// A command with a new, server-generated id (what a mutation without
+    /// `commandId` gets): no actor, correlated with itself.
+    pub fn fresh() -> Self {
+        let command_id = uuid::Uuid::new_v4().to_string();
+        Self {
+            correlation_id: command_id.clone(),
+            command_id,
+            id_from_client: false,
+            actor: None,
+            // Stored precision (PostgreSQL's) is microseconds; the command
+            // log's cursor relies on the stored value being exactly this one.
+            received_at: chrono::SubsecRound::trunc_subsecs(Utc::now(), 6),
+        }
+    }
+
     fn metadata(&self) -> Map<String, Value> {
         let mut meta = Map::new();
         meta.insert("correlationId".into(), json!(self.correlation_id));

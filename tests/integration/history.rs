@@ -8,17 +8,6 @@ use serde_json::json;
 
 use crate::common::{TestDb, TestServer, databases, error_code};
 
-fn ctx() -> CommandContext {
-    let id = uuid::Uuid::new_v4().to_string();
-    CommandContext {
-        correlation_id: id.clone(),
-        command_id: id,
-        id_from_client: true,
-        actor: None,
-        received_at: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
-    }
-}
-
 fn deposit(account: &str, amount: &str) -> Deposit {
     Deposit {
         account_id: account.into(),
@@ -159,8 +148,14 @@ async fn snapshots_of_another_state_shape_or_unreadable_ones_are_ignored() {
             initial_balance: Some("5".into()),
             currency: None,
         };
-        commands.open_account(&ctx(), open).await.unwrap();
-        commands.deposit(&ctx(), deposit("s", "1")).await.unwrap();
+        commands
+            .open_account(&CommandContext::fresh(), open)
+            .await
+            .unwrap();
+        commands
+            .deposit(&CommandContext::fresh(), deposit("s", "1"))
+            .await
+            .unwrap();
         // An older shape claims a balance the events never had, and a
         // current-shape snapshot is garbage: neither may be believed.
         for (state_version, state) in [(0, json!({ "balance": 999_999 })), (1, json!("garbage"))] {
@@ -252,12 +247,17 @@ proptest! {
             let store = db.store().await;
             let commands = Commands::new(store.clone(), 100, every);
             let open = OpenAccount { account_id: Some("p".into()), owner: "P".into(), initial_balance: Some("100".into()), currency: None };
-            commands.open_account(&ctx(), open).await.unwrap();
+            commands.open_account(&CommandContext::fresh(), open).await.unwrap();
             for (is_deposit, cents) in &ops {
                 let amount = format!("{}.{:02}", cents / 100, cents % 100);
                 let input = deposit("p", &amount);
                 // A refused withdrawal (insufficient funds) appends nothing.
-                let _ = if *is_deposit { commands.deposit(&ctx(), input).await } else { commands.withdraw(&ctx(), input).await };
+                let ctx = CommandContext::fresh();
+                let _ = if *is_deposit {
+                    commands.deposit(&ctx, input).await
+                } else {
+                    commands.withdraw(&ctx, input).await
+                };
             }
             let reader = Commands::new(store.clone(), 100, 0);
             let head = reader.account_at("p", AsOf::Now).await.unwrap().unwrap().0.version;

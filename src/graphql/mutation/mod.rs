@@ -38,23 +38,23 @@ fn commands<'a>(ctx: &Context<'a>) -> &'a Commands {
 /// The context of one command: its id (the client's idempotency key, else
 /// a new one), and the request's correlation id and actor.
 fn context(ctx: &Context<'_>, command_id: Option<ID>) -> Result<CommandContext, ApiError> {
-    let (command_id, id_from_client) = match command_id {
+    let mut command = CommandContext::fresh();
+    match command_id {
         Some(id) if id.trim().is_empty() || id.len() > MAX_NAME_LEN => {
             return Err(ApiError::bad_input(format!(
                 "commandId must be 1 to {MAX_NAME_LEN} characters and not blank"
             )));
         }
-        Some(id) => (id.0, true),
-        None => (uuid::Uuid::new_v4().to_string(), false),
-    };
+        Some(id) => {
+            command.command_id = id.0;
+            command.id_from_client = true;
+        }
+        None => {}
+    }
     let meta = ctx.data_opt::<RequestMeta>().cloned().unwrap_or_default();
-    Ok(CommandContext {
-        correlation_id: meta.correlation_id.unwrap_or_else(|| command_id.clone()),
-        actor: meta.actor,
-        command_id,
-        id_from_client,
-        // Stored precision (PostgreSQL's) is microseconds; the command log's
-        // cursor relies on the stored value being exactly this one.
-        received_at: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
-    })
+    command.correlation_id = meta
+        .correlation_id
+        .unwrap_or_else(|| command.command_id.clone());
+    command.actor = meta.actor;
+    Ok(command)
 }
