@@ -39,7 +39,9 @@ pub use commands::{
     AsOf, CloseAccount, CommandContext, CommandError, CommandOutput, Commands, DeleteUser, Deposit,
     Loaded, OpenAccount, RegisterUser, Repository, TransferMoney, UpdateUser, Withdraw,
 };
-pub use config::{Cli, Command, DEFAULT_DATABASE_URL, DatabaseArgs, Limits, ServeArgs};
+pub use config::{
+    Cli, Command, DEFAULT_DATABASE_URL, DatabaseArgs, EventLimits, Limits, RequestLimits, ServeArgs,
+};
 pub use db::{connect, connect_and_migrate};
 pub use graphql::{ChronicleSchema, build_schema, sdl};
 pub use http::app;

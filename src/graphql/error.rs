@@ -93,7 +93,7 @@ impl From<CommandError> for ApiError {
     }
 }
 
-const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+pub(crate) const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 
 /// Marks a scalar's parse error as `BAD_USER_INPUT`. async-graphql parses
 /// custom scalars (a `Long` given as `"abc"`, say) only when the field

@@ -3,6 +3,7 @@
 
 mod consistency;
 mod error;
+mod limits;
 mod loaders;
 mod mutation;
 mod pagination;
@@ -21,14 +22,15 @@ use crate::config::Limits;
 use crate::projections::Projections;
 use crate::store::EventStore;
 
-pub(crate) use error::{ApiError, code_request_errors};
+pub(crate) use error::{ApiError, BAD_USER_INPUT, code_request_errors};
+pub(crate) use limits::check_text;
 pub(crate) use mutation::RequestMeta;
 use subscription::SubscriptionRoot;
 pub(crate) use subscription::SubscriptionSlots;
 
 pub type ChronicleSchema = Schema<query::Query, mutation::Mutation, SubscriptionRoot>;
 
-fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, SubscriptionRoot> {
+pub(crate) fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, SubscriptionRoot> {
     Schema::build(
         query::Query::default(),
         mutation::Mutation::default(),
@@ -44,8 +46,12 @@ pub fn build_schema(
     projections: Projections,
     limits: Limits,
 ) -> ChronicleSchema {
+    let requests = &limits.requests;
     builder()
+        .extension(limits::Guard::new(requests.clone()))
         .limit_depth(limits.max_query_depth)
+        .limit_complexity(requests.max_complexity)
+        .limit_directives(requests.max_directives)
         .data(DataLoader::new(
             loaders::TransactionsLoader::new(store.clone()),
             tokio::spawn,

@@ -63,6 +63,17 @@ pub fn decode_text(cursor: &str) -> Result<String, ApiError> {
         .ok_or_else(unknown)
 }
 
+/// A paged list's cost for the complexity limit: its items' cost times
+/// how many it may return (the default page size when `first` is absent;
+/// a negative `first` is refused when the field runs).
+pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
+    let items = first.map_or(Limits::DEFAULT_PAGE_SIZE, |n| n.max(0) as usize);
+    items
+        .max(1)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
 /// The page size for `first`, within the configured limits.
 pub fn page_size(first: Option<i32>, limits: &Limits) -> Result<usize, ApiError> {
     match first {

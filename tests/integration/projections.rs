@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 use crate::commands_support::send;
 use crate::common::{TestServer, databases, error_code};
-use crate::read_model_fold::{PROJECTIONS, fold, head, log, money, projection, read};
+use crate::read_model_fold::{
+    PROJECTIONS, fold, head, log, money, projection, read, whole_read_models,
+};
 
 #[derive(Clone, Debug)]
 enum Cmd {
@@ -125,7 +127,7 @@ async fn run(server: &TestServer, case: u32, cmd: &Cmd, step: usize) -> Result<(
 fn every_read_model_equals_a_fold_of_the_log_after_random_commands() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     for db in rt.block_on(databases()) {
-        let server = rt.block_on(TestServer::start(&db));
+        let server = rt.block_on(TestServer::start_with(&db, whole_read_models()));
         let config = Config {
             cases: 16,
             failure_persistence: None,
@@ -238,7 +240,7 @@ async fn a_paused_projection_falls_behind_and_catches_up_when_resumed() {
 #[tokio::test]
 async fn a_rebuild_while_clients_write_ends_equal_to_the_fold_of_the_log() {
     for db in databases().await {
-        let server = TestServer::start(&db).await;
+        let server = TestServer::start_with(&db, whole_read_models()).await;
         for id in ["r1", "r2", "r3"] {
             let input = json!({ "accountId": id, "owner": "Ada", "initialBalance": "100.00" });
             TestServer::data(&send(&server, "openAccount", input).await);

@@ -203,6 +203,15 @@ pub fn fold(events: &[Value]) -> ReadModels {
     }
 }
 
+/// Server settings for tests that [`read`] every read model at once: one
+/// query asks for every account with every transaction, beyond what the
+/// default complexity bound admits.
+pub fn whole_read_models() -> chronicle::Limits {
+    let mut limits = chronicle::Limits::default();
+    limits.requests.max_complexity = usize::MAX;
+    limits
+}
+
 /// The read models as the server answers once it reflects `min_position`;
 /// transactions through `Account.transactions` (the DataLoader), checked
 /// against the top-level `transactions` field for every account.

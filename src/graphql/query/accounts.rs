@@ -47,6 +47,7 @@ impl AccountsQuery {
     }
 
     /// Accounts ordered by id, filtered.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
     async fn accounts(
         &self,
         ctx: &Context<'_>,

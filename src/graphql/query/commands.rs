@@ -24,6 +24,7 @@ impl CommandsQuery {
     }
 
     /// The command log, newest first.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
     async fn commands(
         &self,
         ctx: &Context<'_>,

@@ -25,6 +25,7 @@ impl StoreQuery {
 
     /// The global log: events with position > afterPosition, ascending.
     /// `after` (a cursor from this list) takes precedence over afterPosition.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

@@ -22,6 +22,7 @@ pub struct TransactionsQuery;
 impl TransactionsQuery {
     /// An account's money movements, newest first; the cursor is the
     /// movement's position, so new movements never shift a page.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
     async fn transactions(
         &self,
         ctx: &Context<'_>,

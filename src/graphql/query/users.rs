@@ -38,6 +38,7 @@ impl UsersQuery {
     }
 
     /// Users ordered by id, deleted ones included (with deleted: true).
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,

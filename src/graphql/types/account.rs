@@ -80,6 +80,7 @@ impl Account {
     /// The account's money movements (TransactionHistory), newest first.
     /// The list's own minPosition covers them: `account` and `accounts`
     /// wait for TransactionHistory too when this field is asked for.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
     async fn transactions(
         &self,
         ctx: &Context<'_>,

@@ -41,6 +41,7 @@ impl From<StreamInfo> for Stream {
 impl Stream {
     /// FORWARD: events with version >= fromVersion (default 1), ascending.
     /// BACKWARD: events with version <= fromVersion (default: the last), descending.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
     async fn events(
         &self,
         ctx: &Context<'_>,

@@ -1,24 +1,29 @@
-//! The HTTP surface: GraphQL over HTTP, GraphiQL, health and readiness.
+//! The HTTP surface: GraphQL over HTTP, GraphiQL, health and readiness,
+//! `/metrics`. `request.rs` turns a request into GraphQL operations (or a
+//! refusal), `response.rs` turns results into responses.
 
+mod request;
+mod response;
+
+use async_graphql::BatchRequest;
 use async_graphql::http::GraphiQLSource;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
-use async_graphql_axum::GraphQLRequest;
-use async_graphql_axum::rejection::GraphQLRejection;
 use axum::Router;
-use axum::extract::{FromRequest, Request, State};
+use axum::body::Body;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::graphql::{RequestMeta, code_request_errors};
+use crate::config::RequestLimits;
+use crate::graphql::RequestMeta;
 use crate::server::AppState;
 use crate::websocket;
+use request::Rejection;
+use response::{BAD_REQUEST, accepts, respond};
 
-/// Largest request body: a generous bulk append, not an upload service.
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
-const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
 /// A client's correlation id, copied into every event its commands append.
 const CORRELATION_HEADER: &str = "x-correlation-id";
 
@@ -30,7 +35,7 @@ pub fn app(state: AppState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -57,22 +62,26 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         return websocket::upgrade(state, request).await;
     }
     let headers = request.headers().clone();
-    let request = GraphQLRequest::<GraphQLRejection>::from_request(request, &state).await;
-    let request = match request.map(GraphQLRequest::into_inner) {
-        Ok(request) if !request.query.trim().is_empty() => request,
+    let parsed = request::read_get(request.uri().query());
+    let operation = match parsed {
+        Ok(operation) if !operation.query.trim().is_empty() => operation,
         _ if accepts(&headers, "text/html") => return graphiql().await.into_response(),
-        _ => {
-            return request_error(
+        Ok(_) => {
+            return refuse(
                 &headers,
-                StatusCode::BAD_REQUEST,
-                "a GET needs a `query` parameter",
+                Rejection {
+                    status: StatusCode::BAD_REQUEST,
+                    message: "a GET needs a `query` parameter".into(),
+                },
             );
         }
+        Err(rejection) => return refuse(&headers, rejection),
     };
-    if is_mutation(&request) {
-        let mut response = request_error(
+    if is_mutation(&operation, &state.limits.requests) {
+        let mut response = response::error(
             &headers,
             StatusCode::METHOD_NOT_ALLOWED,
+            BAD_REQUEST,
             "mutations must be sent with POST",
         );
         response
@@ -80,19 +89,39 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
-    respond(
-        &headers,
-        state.schema.execute(with_meta(request, &headers)).await,
-    )
+    let max_response = state.limits.requests.max_response_bytes;
+    let result = state.schema.execute(with_meta(operation, &headers)).await;
+    respond(&headers, result.into(), max_response)
 }
 
-async fn graphql_post(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> Response {
-    let request = with_meta(request.into_inner(), &headers);
-    respond(&headers, state.schema.execute(request).await)
+async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    let limits = &state.limits.requests;
+    let batch = match request::read_post(&headers, body, limits.max_body_bytes).await {
+        Ok(batch) => batch,
+        Err(rejection) => return refuse(&headers, rejection),
+    };
+    if let BatchRequest::Batch(operations) = &batch
+        && operations.len() > limits.max_batch_size
+    {
+        let message = format!(
+            "a batch may hold at most {} operations, got {}",
+            limits.max_batch_size,
+            operations.len()
+        );
+        return response::error(&headers, StatusCode::BAD_REQUEST, BAD_REQUEST, &message);
+    }
+    let batch = match batch {
+        BatchRequest::Single(one) => BatchRequest::Single(with_meta(one, &headers)),
+        BatchRequest::Batch(all) => {
+            BatchRequest::Batch(all.into_iter().map(|r| with_meta(r, &headers)).collect())
+        }
+    };
+    let result = state.schema.execute_batch(batch).await;
+    respond(&headers, result, limits.max_response_bytes)
+}
+
+fn refuse(headers: &HeaderMap, rejection: Rejection) -> Response {
+    response::error(headers, rejection.status, BAD_REQUEST, &rejection.message)
 }
 
 /// Hands the resolvers what commands record from the request's headers.
@@ -109,58 +138,11 @@ fn with_meta(request: async_graphql::Request, headers: &HeaderMap) -> async_grap
     })
 }
 
-/// GraphQL over HTTP: `application/graphql-response+json` when the client
-/// accepts it, with 400 for a request that never ran (parse or validation
-/// error); plain `application/json` clients always get 200.
-fn respond(headers: &HeaderMap, mut response: async_graphql::Response) -> Response {
-    code_request_errors(&mut response);
-    let modern = accepts(headers, GRAPHQL_RESPONSE_JSON);
-    let never_ran = response.data == async_graphql::Value::Null
-        && !response.errors.is_empty()
-        && response.errors.iter().all(|e| e.path.is_empty());
-    let status = if modern && never_ran {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
-    let body = match serde_json::to_vec(&response) {
-        Ok(body) => body,
-        Err(err) => {
-            tracing::error!(%err, "could not serialize a GraphQL response");
-            return StatusCode::INTERNAL_SERVER_ERROR.into_response();
-        }
-    };
-    let content_type = if modern {
-        GRAPHQL_RESPONSE_JSON
-    } else {
-        "application/json"
-    };
-    (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
-}
-
-fn request_error(headers: &HeaderMap, status: StatusCode, message: &str) -> Response {
-    let mut response = respond(
-        headers,
-        async_graphql::Response::from_errors(vec![async_graphql::ServerError::new(message, None)]),
-    );
-    *response.status_mut() = status;
-    response
-}
-
-fn accepts(headers: &HeaderMap, media_type: &str) -> bool {
-    headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|t| t.trim().eq_ignore_ascii_case(media_type))
-        })
-}
-
-fn is_mutation(request: &async_graphql::Request) -> bool {
+fn is_mutation(request: &async_graphql::Request, limits: &RequestLimits) -> bool {
+    // The text is bounded before it is parsed, as the schema's guard does.
+    if crate::graphql::check_text(&request.query, limits).is_err() {
+        return false; // the guard refuses it when the request runs
+    }
     let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
         return false; // execution reports the syntax error
     };
@@ -172,6 +154,19 @@ fn is_mutation(request: &async_graphql::Request) -> bool {
         },
     };
     operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+}
+
+/// A panic while answering is a bug: the client gets INTERNAL with an id,
+/// the log gets the panic under it, and the process keeps serving.
+fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    let id = uuid::Uuid::new_v4();
+    tracing::error!(error_id = %id, panic = detail, "a request handler panicked");
+    response::internal_with_id(&HeaderMap::new(), id)
 }
 
 /// Prometheus text exposition.
