@@ -32,7 +32,6 @@ mod projections;
 mod server;
 mod store;
 mod subscriptions;
-mod upcast;
 mod websocket;
 
 pub use commands::{

@@ -41,7 +41,8 @@ impl AppState {
         db: sea_orm::DatabaseConnection,
         limits: Limits,
     ) -> Result<Self, crate::store::StoreError> {
-        let store = EventStore::open(db).await?;
+        let store =
+            EventStore::open_with(db, crate::store::Upcasters::standard(), limits.events).await?;
         let projections = Projections::start(store.clone(), Projections::standard()).await?;
         Ok(Self::new(store, projections, limits))
     }

@@ -11,14 +11,15 @@ pub struct Model {
     pub date: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub currency: String,
-    /// Deposits and opening balances, in minor units.
-    pub deposits: i64,
-    /// Withdrawals, in minor units.
-    pub withdrawals: i64,
-    /// `deposits - withdrawals`.
-    pub net_change: i64,
+    /// Deposits and opening balances, in minor units, as decimal text of a
+    /// 128-bit integer (a day's sum over all accounts outgrows 64 bits).
+    pub deposits: String,
+    /// Withdrawals, in minor units, as decimal text.
+    pub withdrawals: String,
+    /// `deposits - withdrawals`, as decimal text.
+    pub net_change: String,
     /// Openings, deposits, withdrawals and transfers (each transfer once).
-    pub transaction_count: i32,
+    pub transaction_count: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -3,7 +3,7 @@
 
 use sea_orm::entity::prelude::*;
 
-#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
 #[sea_orm(table_name = "projection_checkpoints")]
 pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
@@ -17,6 +17,8 @@ pub struct Model {
     /// The position of the event that failed, while FAILED.
     pub failed_position: Option<i64>,
     pub updated_at: DateTimeUtc,
+    /// Events an operator skipped: `[{ "position", "error", "at" }]`.
+    pub skipped_events: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -9,6 +9,8 @@ mod m20261122_000002_create_commands;
 mod m20261122_000003_create_projections;
 mod m20261122_000004_create_read_models;
 mod m20261122_000005_create_snapshots;
+mod m20261201_000006_add_projection_skips;
+mod m20261201_000007_widen_daily_summaries;
 
 pub struct Migrator;
 
@@ -21,6 +23,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_create_projections::Migration),
             Box::new(m20261122_000004_create_read_models::Migration),
             Box::new(m20261122_000005_create_snapshots::Migration),
+            Box::new(m20261201_000006_add_projection_skips::Migration),
+            Box::new(m20261201_000007_widen_daily_summaries::Migration),
         ]
     }
 }

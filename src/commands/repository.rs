@@ -169,12 +169,19 @@ impl<A: Snapshot> Repository<A> {
     }
 }
 
-/// A stored event as the aggregate's event type.
+/// A stored event as the aggregate's event type. One that could not be
+/// brought to its current schema is refused, never misread: deciding on a
+/// state folded from it could break the aggregate's rules.
 pub fn decode<A: Aggregate>(recorded: &RecordedEvent) -> Result<A::Event, CommandError> {
-    A::Event::from_parts(&recorded.event_type, recorded.data.clone()).map_err(|err| {
+    let unreadable = |why: &dyn std::fmt::Display| {
         CommandError::Internal(format!(
-            "event {} of stream {} (version {}, type {}) cannot be read: {err}",
+            "event {} of stream {} (version {}, type {}) cannot be read: {why}",
             recorded.id, recorded.stream_id, recorded.version, recorded.event_type
         ))
-    })
+    };
+    if let Some(reason) = &recorded.upcast_error {
+        return Err(unreadable(reason));
+    }
+    A::Event::from_parts(&recorded.event_type, recorded.data.clone())
+        .map_err(|err| unreadable(&err))
 }

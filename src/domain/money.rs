@@ -177,12 +177,20 @@ impl Amount {
                 "{currency} amounts have {places}, got {self}"
             )));
         }
-        let too_large = || DomainError::Invalid("amount is too large".to_owned());
+        let too_large = || {
+            DomainError::Invalid(format!(
+                "amount is too large: the most one amount or balance may be is {}",
+                Money::MAX.display(currency)
+            ))
+        };
         let minor = 10i128
             .checked_pow(exponent - value.scale())
             .and_then(|factor| value.mantissa().checked_mul(factor))
             .ok_or_else(too_large)?;
-        i64::try_from(minor).map(Money).map_err(|_| too_large())
+        if minor.unsigned_abs() > Money::MAX.0.unsigned_abs() as u128 {
+            return Err(too_large());
+        }
+        Ok(Money(minor as i64))
     }
 }
 
@@ -235,6 +243,14 @@ pub struct Money(pub i64);
 impl Money {
     pub const ZERO: Money = Money(0);
 
+    /// The largest amount a command may move and the largest balance an
+    /// account may hold: 10^15 minor units (ten trillion dollars, a
+    /// quadrillion yen). It keeps every fold total: a balance, and any
+    /// movement of one, stays far inside 64 bits, and so do the sums of
+    /// read models over accounts (which are 128-bit where they are
+    /// unbounded in count, see the DailySummary projection).
+    pub const MAX: Money = Money(1_000_000_000_000_000);
+
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
     }
@@ -246,26 +262,32 @@ impl Money {
     /// The exact decimal string with exactly the currency's decimals:
     /// 1050 USD is "10.50", -5 USD is "-0.05", 1050 JPY is "1050".
     pub fn format(self, currency: &Currency) -> String {
-        let sign = if self.0 < 0 { "-" } else { "" };
-        // unsigned_abs, because i64::MIN has no positive i64.
-        let digits = self.0.unsigned_abs();
-        let exponent = currency.exponent();
-        if exponent == 0 {
-            return format!("{sign}{digits}");
-        }
-        let unit = 10u64.pow(exponent);
-        format!(
-            "{sign}{}.{:0width$}",
-            digits / unit,
-            digits % unit,
-            width = exponent as usize
-        )
+        format_minor(i128::from(self.0), currency)
     }
 
     /// `format` followed by the currency code, as error messages quote it.
     pub fn display(self, currency: &Currency) -> String {
         format!("{} {currency}", self.format(currency))
     }
+}
+
+/// Minor units (of any width: sums over many accounts are 128-bit) as the
+/// exact decimal string of `currency`.
+pub fn format_minor(minor: i128, currency: &Currency) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    // unsigned_abs, because the minimum has no positive counterpart.
+    let digits = minor.unsigned_abs();
+    let exponent = currency.exponent();
+    if exponent == 0 {
+        return format!("{sign}{digits}");
+    }
+    let unit = 10u128.pow(exponent);
+    format!(
+        "{sign}{}.{:0width$}",
+        digits / unit,
+        digits % unit,
+        width = exponent as usize
+    )
 }
 
 fn echo(input: &str) -> String {
@@ -382,13 +404,20 @@ mod tests {
     }
 
     #[test]
-    fn amounts_beyond_i64_minor_units_are_too_large() {
-        assert_eq!(minor("92233720368547758.07", "USD"), Ok(Money(i64::MAX)));
-        assert_eq!(minor("-92233720368547758.08", "USD"), Ok(Money(i64::MIN)));
-        assert_eq!(
-            invalid_message(minor("92233720368547758.08", "USD")),
-            "amount is too large"
-        );
+    fn amounts_beyond_the_largest_balance_are_too_large() {
+        assert_eq!(minor("10000000000000.00", "USD"), Ok(Money::MAX));
+        assert_eq!(minor("-10000000000000", "USD"), Ok(Money(-Money::MAX.0)));
+        assert_eq!(minor("1000000000000000", "JPY"), Ok(Money::MAX));
+        for too_large in [
+            "10000000000000.01",
+            "92233720368547758.07",
+            "92233720368547758.08",
+        ] {
+            assert!(
+                invalid_message(minor(too_large, "USD")).starts_with("amount is too large"),
+                "{too_large}"
+            );
+        }
         invalid_message(minor("9999999999999999999999999999", "KWD"));
     }
 
@@ -435,6 +464,10 @@ mod tests {
         assert_eq!(Money(1234).format(&currency("KWD")), "1.234");
         assert_eq!(Money(i64::MAX).format(&usd()), "92233720368547758.07");
         assert_eq!(Money(i64::MIN).format(&usd()), "-92233720368547758.08");
+        assert_eq!(
+            format_minor(i128::MIN, &usd()),
+            "-1701411834604692317316873037158841057.28"
+        );
         assert_eq!(Money(1050).display(&usd()), "10.50 USD");
     }
 
@@ -442,7 +475,7 @@ mod tests {
     fn formatted_money_parses_back_to_the_same_minor_units() {
         for code in ["USD", "JPY", "KWD"] {
             let currency = currency(code);
-            for units in [0, 1, -1, 99, 100, 123_456, i64::MAX, i64::MIN] {
+            for units in [0, 1, -1, 99, 100, 123_456, Money::MAX.0, -Money::MAX.0] {
                 let text = Money(units).format(&currency);
                 assert_eq!(
                     Amount::parse(&text).unwrap().to_minor(&currency),

@@ -131,7 +131,6 @@ impl From<StoreError> for ApiError {
             err @ StoreError::DuplicateEventId { .. } => Self::AlreadyExists(err.to_string()),
             err @ (StoreError::Unavailable
             | StoreError::Database(_)
-            | StoreError::Upcast { .. }
             | StoreError::CommandRecorded(_)) => Self::Internal(err.to_string()),
         }
     }
@@ -184,6 +183,7 @@ impl From<ProjectionsError> for ApiError {
                 Self::NotFound(format!("no projection is named {name:?}"))
             }
             err @ ProjectionsError::Timeout { .. } => Self::ConsistencyTimeout(err.to_string()),
+            ProjectionsError::NothingToSkip(message) => Self::BadUserInput(message),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -14,8 +14,8 @@ use sea_orm::{
 };
 
 use super::{Projection, ProjectionError};
+use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountEvent};
-use crate::domain::{Aggregate, DomainEvent};
 use crate::store::RecordedEvent;
 
 pub const OPEN: &str = "OPEN";
@@ -27,6 +27,10 @@ pub struct AccountBalances;
 impl Projection for AccountBalances {
     fn name(&self) -> &'static str {
         "AccountBalances"
+    }
+
+    fn category(&self) -> &'static str {
+        Account::CATEGORY
     }
 
     async fn apply(
@@ -64,24 +68,7 @@ impl Projection for AccountBalances {
 pub fn account_events(
     events: &[RecordedEvent],
 ) -> Result<Vec<(String, &RecordedEvent, AccountEvent)>, ProjectionError> {
-    let prefix = format!("{}-", Account::CATEGORY);
-    events
-        .iter()
-        .filter_map(|e| {
-            e.stream_id
-                .strip_prefix(&prefix)
-                .map(|id| (id.to_owned(), e))
-        })
-        .map(|(id, e)| {
-            let event = AccountEvent::from_parts(&e.event_type, e.data.clone()).map_err(|err| {
-                ProjectionError::Event(format!(
-                    "event {} ({} at position {}) cannot be read: {err}",
-                    e.id, e.event_type, e.position
-                ))
-            })?;
-            Ok((id, e, event))
-        })
-        .collect()
+    super::decode(events, Account::CATEGORY)
 }
 
 /// The row after one event. Pure: the property tests fold with it too.
@@ -133,7 +120,7 @@ pub fn fold(
                 recorded.position
             ))
         })?;
-        row.transaction_count += 1;
+        row.transaction_count = row.transaction_count.saturating_add(1);
     }
     row.version = recorded.version;
     row.updated_at = recorded.recorded_at;

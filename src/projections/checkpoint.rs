@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use entity::projection_checkpoints as cp;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QuerySelect};
+use serde::{Deserialize, Serialize};
 
 use super::ProjectionState;
 
@@ -15,7 +16,17 @@ pub struct Checkpoint {
     pub events_processed: i64,
     pub last_error: Option<String>,
     pub failed_position: Option<i64>,
+    pub skipped: Vec<SkippedEvent>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// An event an operator told the projection to pass over, and why it had
+/// failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedEvent {
+    pub position: i64,
+    pub error: String,
+    pub at: DateTime<Utc>,
 }
 
 impl Checkpoint {
@@ -26,24 +37,37 @@ impl Checkpoint {
             events_processed: 0,
             last_error: None,
             failed_position: None,
+            skipped: Vec::new(),
             updated_at: Utc::now(),
         }
     }
 }
 
-/// The stored checkpoint; inside an append's transaction on PostgreSQL the
-/// row is locked, so two nodes cannot apply the same batch at once.
+/// The stored checkpoint. On PostgreSQL the row is locked until the
+/// transaction ends, so two nodes cannot apply the same batch at once.
 pub async fn load<C: ConnectionTrait>(conn: &C, name: &str) -> Result<Option<Checkpoint>, DbErr> {
     let mut query = cp::Entity::find_by_id(name.to_owned());
     if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    Ok(query.one(conn).await?.map(|m| Checkpoint {
+    let Some(m) = query.one(conn).await? else {
+        return Ok(None);
+    };
+    let skipped = match m.skipped_events {
+        None => Vec::new(),
+        Some(json) => serde_json::from_value(json).map_err(|err| {
+            DbErr::Type(format!(
+                "projection_checkpoints.skipped_events of {name} is not a list of skips: {err}"
+            ))
+        })?,
+    };
+    Ok(Some(Checkpoint {
         position: m.position,
-        state: ProjectionState::parse(&m.status),
+        state: ProjectionState::parse(&m.status)?,
         events_processed: m.events_processed,
         last_error: m.last_error,
         failed_position: m.failed_position,
+        skipped,
         updated_at: m.updated_at,
     }))
 }
@@ -54,6 +78,11 @@ pub async fn save<C: ConnectionTrait>(
     checkpoint: &Checkpoint,
 ) -> Result<(), DbErr> {
     use cp::Column as C;
+    let skipped = if checkpoint.skipped.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_value(&checkpoint.skipped).map_err(|e| DbErr::Json(e.to_string()))?)
+    };
     let row = cp::ActiveModel {
         name: Set(name.to_owned()),
         position: Set(checkpoint.position),
@@ -62,6 +91,7 @@ pub async fn save<C: ConnectionTrait>(
         last_error: Set(checkpoint.last_error.clone()),
         failed_position: Set(checkpoint.failed_position),
         updated_at: Set(checkpoint.updated_at),
+        skipped_events: Set(skipped),
     };
     cp::Entity::insert(row)
         .on_conflict(
@@ -73,6 +103,7 @@ pub async fn save<C: ConnectionTrait>(
                     C::LastError,
                     C::FailedPosition,
                     C::UpdatedAt,
+                    C::SkippedEvents,
                 ])
                 .to_owned(),
         )

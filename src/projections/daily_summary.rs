@@ -18,7 +18,8 @@ use sea_orm::{
 
 use super::account_balances::account_events;
 use super::{Projection, ProjectionError};
-use crate::domain::account::AccountEvent;
+use crate::domain::Aggregate;
+use crate::domain::account::{Account, AccountEvent};
 use crate::store::RecordedEvent;
 
 /// A summary row's key: the UTC day (`YYYY-MM-DD`) and the currency.
@@ -30,6 +31,10 @@ pub struct DailySummary;
 impl Projection for DailySummary {
     fn name(&self) -> &'static str {
         "DailySummary"
+    }
+
+    fn category(&self) -> &'static str {
+        Account::CATEGORY
     }
 
     async fn apply(
@@ -48,20 +53,25 @@ impl Projection for DailySummary {
             return Ok(());
         }
         let dates: BTreeSet<&str> = counted.iter().map(|((d, _), _, _)| d.as_str()).collect();
-        let mut rows: HashMap<Day, row::Model> = row::Entity::find()
+        let mut sums: HashMap<Day, Summary> = HashMap::new();
+        for m in row::Entity::find()
             .filter(row::Column::Date.is_in(dates))
             .all(txn)
             .await?
-            .into_iter()
-            .map(|m| ((m.date.clone(), m.currency.clone()), m))
-            .collect();
+        {
+            let summary = Summary::from_row(&m)?;
+            sums.insert((m.date, m.currency), summary);
+        }
         let mut touched = BTreeSet::new();
         for (day, event, recorded) in counted {
-            let next = fold(rows.remove(&day), &day, recorded, event)?;
-            rows.insert(day.clone(), next);
+            let current = sums.remove(&day).unwrap_or_default();
+            sums.insert(day.clone(), fold(current, &day, recorded, event)?);
             touched.insert(day);
         }
-        let changed = touched.iter().filter_map(|day| rows.remove(day)).collect();
+        let changed = touched
+            .into_iter()
+            .filter_map(|day| sums.remove(&day).map(|s| s.into_row(day)))
+            .collect();
         upsert(txn, changed).await?;
         Ok(())
     }
@@ -69,6 +79,49 @@ impl Projection for DailySummary {
     async fn reset(&self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
         row::Entity::delete_many().exec(txn).await?;
         Ok(())
+    }
+}
+
+/// One day's sums in one currency, in minor units. 128 bits: a day's sum
+/// over every account is unbounded in count, and no bound on one amount
+/// keeps it within 64 bits.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub deposits: i128,
+    pub withdrawals: i128,
+    pub transactions: i64,
+}
+
+impl Summary {
+    pub fn net_change(&self) -> i128 {
+        self.deposits - self.withdrawals
+    }
+
+    fn from_row(m: &row::Model) -> Result<Self, ProjectionError> {
+        let parse = |column: &str, text: &str| {
+            text.parse::<i128>().map_err(|_| {
+                ProjectionError::Corrupt(format!(
+                    "daily_summaries {} {} has {column} {text:?}, not an integer",
+                    m.date, m.currency
+                ))
+            })
+        };
+        Ok(Self {
+            deposits: parse("deposits", &m.deposits)?,
+            withdrawals: parse("withdrawals", &m.withdrawals)?,
+            transactions: m.transaction_count,
+        })
+    }
+
+    fn into_row(self, (date, currency): Day) -> row::Model {
+        row::Model {
+            date,
+            currency,
+            deposits: self.deposits.to_string(),
+            withdrawals: self.withdrawals.to_string(),
+            net_change: self.net_change().to_string(),
+            transaction_count: self.transactions,
+        }
     }
 }
 
@@ -88,22 +141,17 @@ pub fn day_of(recorded: &RecordedEvent, event: &AccountEvent) -> Option<Day> {
 }
 
 /// The day's summary after one event that [`day_of`] counts toward `day`.
-/// Pure: `apply` and the tests fold with it.
+/// Pure: `apply` and the tests fold with it. Amounts are at most
+/// `Money::MAX` (the domain refuses more), so the 128-bit sums would need
+/// more than 10^23 events in one day to overflow; the check is kept so
+/// that even a corrupted log fails loudly instead of wrapping.
 pub fn fold(
-    current: Option<row::Model>,
+    mut sum: Summary,
     day: &Day,
     recorded: &RecordedEvent,
     event: &AccountEvent,
-) -> Result<row::Model, ProjectionError> {
+) -> Result<Summary, ProjectionError> {
     use AccountEvent as E;
-    let mut row = current.unwrap_or_else(|| row::Model {
-        date: day.0.clone(),
-        currency: day.1.clone(),
-        deposits: 0,
-        withdrawals: 0,
-        net_change: 0,
-        transaction_count: 0,
-    });
     let (deposit, withdrawal) = match event {
         E::AccountOpened {
             initial_balance, ..
@@ -118,17 +166,16 @@ pub fn fold(
             day.0, day.1, recorded.position
         ))
     };
-    row.deposits = row.deposits.checked_add(deposit).ok_or_else(overflow)?;
-    row.withdrawals = row
-        .withdrawals
-        .checked_add(withdrawal)
-        .ok_or_else(overflow)?;
-    row.net_change = row
+    sum.deposits = sum
         .deposits
-        .checked_sub(row.withdrawals)
+        .checked_add(i128::from(deposit))
         .ok_or_else(overflow)?;
-    row.transaction_count = row.transaction_count.checked_add(1).ok_or_else(overflow)?;
-    Ok(row)
+    sum.withdrawals = sum
+        .withdrawals
+        .checked_add(i128::from(withdrawal))
+        .ok_or_else(overflow)?;
+    sum.transactions = sum.transactions.checked_add(1).ok_or_else(overflow)?;
+    Ok(sum)
 }
 
 async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), DbErr> {
@@ -137,9 +184,9 @@ async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), 
         let models = chunk.iter().map(|m| row::ActiveModel {
             date: Set(m.date.clone()),
             currency: Set(m.currency.clone()),
-            deposits: Set(m.deposits),
-            withdrawals: Set(m.withdrawals),
-            net_change: Set(m.net_change),
+            deposits: Set(m.deposits.clone()),
+            withdrawals: Set(m.withdrawals.clone()),
+            net_change: Set(m.net_change.clone()),
             transaction_count: Set(m.transaction_count),
         });
         row::Entity::insert_many(models)
@@ -164,19 +211,20 @@ mod tests {
     use super::*;
     use crate::projections::testing::recorded;
 
-    /// Folds `events`, all recorded on one day, into that day's summaries.
-    fn summarize(events: &[AccountEvent]) -> Vec<row::Model> {
-        let mut rows: HashMap<Day, row::Model> = HashMap::new();
+    /// Folds `events`, all recorded on one day, into that day's summaries,
+    /// by currency.
+    fn summarize(events: &[AccountEvent]) -> Vec<(String, Summary)> {
+        let mut sums: HashMap<Day, Summary> = HashMap::new();
         for (i, event) in events.iter().enumerate() {
             let recorded = recorded("account-a", 1, i as i64 + 1);
             if let Some(day) = day_of(&recorded, event) {
-                let next = fold(rows.remove(&day), &day, &recorded, event).unwrap();
-                rows.insert(day, next);
+                let current = sums.remove(&day).unwrap_or_default();
+                sums.insert(day.clone(), fold(current, &day, &recorded, event).unwrap());
             }
         }
-        let mut rows: Vec<_> = rows.into_values().collect();
-        rows.sort_by(|a, b| a.currency.cmp(&b.currency));
-        rows
+        let mut sums: Vec<_> = sums.into_iter().map(|((_, c), s)| (c, s)).collect();
+        sums.sort_by(|a, b| a.0.cmp(&b.0));
+        sums
     }
 
     fn opened(currency: &str, balance: i64) -> AccountEvent {
@@ -191,8 +239,8 @@ mod tests {
     fn opening_balances_count_as_deposits_and_every_opening_as_a_transaction() {
         let rows = summarize(&[opened("USD", 500), opened("USD", 0)]);
         assert_eq!(rows.len(), 1);
-        assert_eq!((rows[0].deposits, rows[0].net_change), (500, 500));
-        assert_eq!(rows[0].transaction_count, 2);
+        assert_eq!((rows[0].1.deposits, rows[0].1.net_change()), (500, 500));
+        assert_eq!(rows[0].1.transactions, 2);
     }
 
     #[test]
@@ -218,18 +266,29 @@ mod tests {
         };
         let rows = summarize(&[out, into, withdrawn]);
         assert_eq!(rows.len(), 1);
-        let r = &rows[0];
-        assert_eq!((r.deposits, r.withdrawals, r.net_change), (0, 15, -15));
-        assert_eq!(r.transaction_count, 2);
+        let r = &rows[0].1;
+        assert_eq!((r.deposits, r.withdrawals, r.net_change()), (0, 15, -15));
+        assert_eq!(r.transactions, 2);
     }
 
     #[test]
     fn currencies_are_summarized_apart() {
         let rows = summarize(&[opened("USD", 1), opened("JPY", 2)]);
-        let keys: Vec<_> = rows
-            .iter()
-            .map(|r| (r.currency.as_str(), r.deposits))
-            .collect();
+        let keys: Vec<_> = rows.iter().map(|(c, s)| (c.as_str(), s.deposits)).collect();
         assert_eq!(keys, [("JPY", 2), ("USD", 1)]);
+    }
+
+    #[test]
+    fn a_day_of_largest_deposits_sums_past_64_bits_exactly() {
+        let largest = opened("USD", crate::domain::money::Money::MAX.0);
+        let events = vec![largest; 10_000];
+        let rows = summarize(&events);
+        assert_eq!(
+            rows[0].1.deposits,
+            10_000 * i128::from(crate::domain::money::Money::MAX.0)
+        );
+        assert!(rows[0].1.deposits > i128::from(i64::MAX));
+        let row = rows[0].1.into_row(("2026-11-22".into(), "USD".into()));
+        assert_eq!(Summary::from_row(&row).unwrap(), rows[0].1);
     }
 }

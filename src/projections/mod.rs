@@ -26,12 +26,15 @@ use chrono::{DateTime, Utc};
 use sea_orm::{DatabaseTransaction, DbErr};
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use checkpoint::SkippedEvent;
+
 pub use account_balances::{AccountBalances, CLOSED, OPEN};
 pub use daily_summary::DailySummary;
 pub use transaction_history::{TransactionHistory, TransactionKind};
 pub use users::Users;
 
-use crate::store::{EventStore, RecordedEvent};
+use crate::domain::DomainEvent;
+use crate::store::{EventStore, RecordedEvent, StoreError};
 
 /// A read model fed from the global log.
 #[async_trait::async_trait]
@@ -39,9 +42,13 @@ pub trait Projection: Send + Sync + 'static {
     /// The name clients use (`AccountBalances`, ...).
     fn name(&self) -> &'static str;
 
-    /// Applies `events` (ascending, all after the checkpoint) to the read
-    /// tables inside `txn`. Events the projection does not care about are
-    /// skipped, not errors.
+    /// The stream category whose events it folds (`account`, `user`): its
+    /// aggregate's. The runtime reads only that category's events, so a
+    /// generic append that reuses an event type elsewhere never reaches it.
+    fn category(&self) -> &'static str;
+
+    /// Applies `events` (ascending, all after the checkpoint, all of its
+    /// category) to the read tables inside `txn`.
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
@@ -55,11 +62,52 @@ pub trait Projection: Send + Sync + 'static {
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
     /// An event the projection cannot apply (unreadable data, a rule of
-    /// the read model broken). The projection stops at it.
+    /// the read model broken). The projection stops at it; an operator may
+    /// skip it.
     #[error("{0}")]
     Event(String),
+    /// A row of the read model that this code cannot read; a rebuild
+    /// writes it anew.
+    #[error("{0}")]
+    Corrupt(String),
+    /// Reading the log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
+}
+
+/// The events of `category` in a batch, with their aggregate ids, decoded.
+/// An event that could not be brought to its current schema, or whose data
+/// does not decode, is an error at its position: folded, it would be
+/// misread.
+pub(crate) fn decode<'a, E: DomainEvent>(
+    events: &'a [RecordedEvent],
+    category: &str,
+) -> Result<Vec<(String, &'a RecordedEvent, E)>, ProjectionError> {
+    let prefix = format!("{category}-");
+    events
+        .iter()
+        .filter_map(|e| {
+            e.stream_id
+                .strip_prefix(&prefix)
+                .map(|id| (id.to_owned(), e))
+        })
+        .map(|(id, e)| {
+            let unreadable = |why: String| {
+                ProjectionError::Event(format!(
+                    "event {} ({} at position {}) cannot be read: {why}",
+                    e.id, e.event_type, e.position
+                ))
+            };
+            if let Some(reason) = &e.upcast_error {
+                return Err(unreadable(reason.clone()));
+            }
+            let event = E::from_parts(&e.event_type, e.data.clone())
+                .map_err(|err| unreadable(err.to_string()))?;
+            Ok((id, e, event))
+        })
+        .collect()
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,12 +130,17 @@ impl ProjectionState {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    /// The state a stored status names; an unknown one is an error, never
+    /// a guess.
+    fn parse(s: &str) -> Result<Self, DbErr> {
         match s {
-            "PAUSED" => Self::Paused,
-            "REBUILDING" => Self::Rebuilding,
-            "FAILED" => Self::Failed,
-            _ => Self::Running,
+            "RUNNING" => Ok(Self::Running),
+            "PAUSED" => Ok(Self::Paused),
+            "REBUILDING" => Ok(Self::Rebuilding),
+            "FAILED" => Ok(Self::Failed),
+            other => Err(DbErr::Type(format!(
+                "projection_checkpoints.status {other:?} is not a projection state"
+            ))),
         }
     }
 }
@@ -102,12 +155,20 @@ pub struct ProjectionStatus {
     pub events_processed: i64,
     pub last_error: Option<String>,
     pub failed_position: Option<i64>,
+    /// Events an operator skipped, oldest first.
+    pub skipped: Vec<SkippedEvent>,
     pub updated_at: DateTime<Utc>,
 }
 
 pub(crate) enum Control {
     Pause,
     Resume,
+    /// Skips the event the projection failed at (which must be at this
+    /// position) and goes on after it.
+    Skip {
+        position: i64,
+        done: oneshot::Sender<Result<(), ProjectionsError>>,
+    },
     /// Empties the tables and replays from position 0; answers once the
     /// reset committed.
     Rebuild(oneshot::Sender<Result<(), DbErr>>),
@@ -141,6 +202,9 @@ pub enum ProjectionsError {
     },
     #[error("projection {0} stopped")]
     Stopped(String),
+    /// A skip of an event the projection is not failed at.
+    #[error("{0}")]
+    NothingToSkip(String),
     #[error("database error: {0}")]
     Database(#[from] DbErr),
 }
@@ -212,6 +276,22 @@ impl Projections {
         self.send(name, Control::Resume).await?;
         self.settled(name, |s| s.state != ProjectionState::Paused)
             .await
+    }
+
+    /// Skips the event at `position`, at which the projection has failed:
+    /// the checkpoint moves past it without applying it, the skip is
+    /// recorded on the checkpoint row, and the projection runs again.
+    pub async fn skip(
+        &self,
+        name: &str,
+        position: i64,
+    ) -> Result<ProjectionStatus, ProjectionsError> {
+        let (done, skipped) = oneshot::channel();
+        self.send(name, Control::Skip { position, done }).await?;
+        skipped
+            .await
+            .map_err(|_| ProjectionsError::Stopped(name.to_string()))??;
+        self.status(name)
     }
 
     /// Resets the projection's tables and checkpoint and replays the log;

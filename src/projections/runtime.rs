@@ -1,7 +1,14 @@
-//! One projection's task: read a batch after the checkpoint, apply it and
-//! move the checkpoint in one transaction, repeat; sleep until the head
-//! moves; obey pause, resume and rebuild; on a failing event, stop there,
-//! report FAILED with its position, and retry with backoff.
+//! One projection's task: read a batch of its category's events after the
+//! checkpoint, apply it and move the checkpoint in one transaction,
+//! repeat; sleep until the head moves; obey pause, resume, skip and
+//! rebuild; on a failing event, stop there, report FAILED with its
+//! position, and retry with backoff.
+//!
+//! The checkpoint moves over the whole log, not only over the events the
+//! projection reads: a batch reads up to the head it saw, and when it is
+//! not full, everything up to that head has been seen. So a read that asks
+//! for a position held by another category's event (a generic append)
+//! still finds the projection there.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,9 +17,11 @@ use chrono::Utc;
 use sea_orm::DbErr;
 use tokio::sync::{mpsc, watch};
 
-use super::checkpoint::{self, Checkpoint};
-use super::{Control, Projection, ProjectionError, ProjectionState, ProjectionStatus};
-use crate::store::{EventStore, LogFilter, RecordedEvent, StoreError};
+use super::checkpoint::{self, Checkpoint, SkippedEvent};
+use super::{
+    Control, Projection, ProjectionError, ProjectionState, ProjectionStatus, ProjectionsError,
+};
+use crate::store::{EventStore, LogFilter, RecordedEvent};
 
 /// Events per transaction: large enough to amortize the commit, small
 /// enough that a status change is seen within a few milliseconds.
@@ -49,6 +58,7 @@ fn status_of(name: &'static str, c: &Checkpoint) -> ProjectionStatus {
         events_processed: c.events_processed,
         last_error: c.last_error.clone(),
         failed_position: c.failed_position,
+        skipped: c.skipped.clone(),
         updated_at: c.updated_at,
     }
 }
@@ -62,9 +72,36 @@ struct Runner {
     failures: u32,
 }
 
-enum Step {
-    Applied,
+/// What the runner does after a step.
+enum Next {
+    /// A batch was applied: there may be more right away.
+    Continue,
+    /// Caught up: wait for the head to move (or the idle poll).
     Idle,
+    /// Failed: try again after the backoff.
+    Retry(Duration),
+}
+
+/// A step that failed, and the position of the event at fault when one is.
+struct Failure {
+    position: Option<i64>,
+    error: ProjectionError,
+}
+
+impl Failure {
+    fn at(position: Option<i64>) -> impl FnOnce(ProjectionError) -> Failure {
+        move |error| Failure { position, error }
+    }
+}
+
+/// The projection's events after its checkpoint, and how far the log was
+/// read for them.
+struct Batch {
+    events: Vec<RecordedEvent>,
+    /// Every position up to this one has been read (it is the last event's
+    /// when the batch is full, else the head at the time of the read).
+    through: i64,
+    full: bool,
 }
 
 impl Runner {
@@ -79,17 +116,17 @@ impl Runner {
                 continue;
             }
             head.borrow_and_update();
-            let step = self.step().await;
-            let wait = match step {
-                Ok(Step::Applied) => {
+            let next = match self.step().await {
+                Ok(next) => {
                     self.failures = 0;
-                    Duration::ZERO
+                    next
                 }
-                Ok(Step::Idle) => {
-                    self.failures = 0;
-                    IDLE_POLL
-                }
-                Err(err) => self.fail(err).await,
+                Err(failure) => Next::Retry(self.fail(failure).await),
+            };
+            let (idle, wait) = match next {
+                Next::Continue => (false, Duration::ZERO),
+                Next::Idle => (true, IDLE_POLL),
+                Next::Retry(backoff) => (false, backoff),
             };
             tokio::select! {
                 biased;
@@ -97,79 +134,93 @@ impl Runner {
                     Some(control) => self.obey(control).await,
                     None => return,
                 },
-                changed = head.changed(), if wait == IDLE_POLL => if changed.is_err() { return },
+                changed = head.changed(), if idle => if changed.is_err() { return },
                 () = tokio::time::sleep(wait) => {}
             }
         }
     }
 
     /// Applies the next batch, if any.
-    async fn step(&mut self) -> Result<Step, (Option<i64>, ProjectionError)> {
+    async fn step(&mut self) -> Result<Next, Failure> {
         let _turn = self.store.gate().read_model_turn().await;
-        let events = match self.read_batch().await {
-            Ok(events) => events,
-            Err(failure) => return Err(failure),
-        };
-        if events.is_empty() {
+        let batch = self.read_batch().await.map_err(Failure::at(None))?;
+        if batch.through <= self.checkpoint.position {
             if matches!(
                 self.checkpoint.state,
                 ProjectionState::CatchingUp | ProjectionState::Rebuilding
             ) {
                 self.checkpoint.state = ProjectionState::Running;
-                self.persist().await.map_err(|e| (None, e.into()))?;
-            }
-            return Ok(Step::Idle);
-        }
-        let more = events.len() as u64 == BATCH;
-        match self.commit(&events, more).await {
-            Ok(()) => Ok(Step::Applied),
-            // Find the event at fault: what precedes it is applied, so
-            // the checkpoint stops right before it.
-            Err(ProjectionError::Event(_)) if events.len() > 1 => {
-                for event in &events {
-                    if let Err(err) = self.commit(std::slice::from_ref(event), true).await {
-                        return Err((Some(event.position), err));
-                    }
-                }
-                Ok(Step::Applied)
-            }
-            Err(err) => Err((events.first().map(|e| e.position), err)),
-        }
-    }
-
-    /// The next batch. An event that cannot be read (no upcaster knows its
-    /// version) ends the batch: what precedes it is applied, and the
-    /// projection fails at its position rather than stalling unexplained.
-    async fn read_batch(&mut self) -> Result<Vec<RecordedEvent>, (Option<i64>, ProjectionError)> {
-        let after = self.checkpoint.position;
-        match self
-            .store
-            .read_log(after, &LogFilter::default(), BATCH)
-            .await
-        {
-            Ok(events) => Ok(events),
-            Err(StoreError::Upcast { position, message }) => {
-                let before = self
-                    .store
-                    .read_log_until(after, position - 1, &LogFilter::default(), BATCH)
+                self.persist()
                     .await
-                    .map_err(|e| (Some(position), ProjectionError::Event(e.to_string())))?;
-                if before.is_empty() {
-                    Err((Some(position), ProjectionError::Event(message)))
-                } else {
-                    Ok(before)
-                }
+                    .map_err(|e| Failure::at(None)(e.into()))?;
             }
-            Err(err) => Err((None, ProjectionError::Event(err.to_string()))),
+            return Ok(Next::Idle);
+        }
+        match self.commit(&batch.events, batch.through, batch.full).await {
+            Ok(()) => Ok(Next::Continue),
+            Err(ProjectionError::Event(_)) if batch.events.len() > 1 => {
+                self.apply_one_by_one(&batch).await
+            }
+            Err(error) => Err(Failure {
+                position: batch.events.first().map(|e| e.position),
+                error,
+            }),
         }
     }
 
-    /// Applies `events` and moves the checkpoint in one transaction. The
-    /// checkpoint is re-read inside it, so events already applied (a
-    /// redelivery, or another node that got there first) are skipped.
+    /// A batch failed on an event: applies it event by event, so that what
+    /// precedes the event at fault is applied and the checkpoint stops
+    /// right before it.
+    async fn apply_one_by_one(&mut self, batch: &Batch) -> Result<Next, Failure> {
+        for event in &batch.events {
+            self.commit(std::slice::from_ref(event), event.position, true)
+                .await
+                .map_err(Failure::at(Some(event.position)))?;
+        }
+        self.commit(&[], batch.through, batch.full)
+            .await
+            .map_err(Failure::at(None))?;
+        Ok(Next::Continue)
+    }
+
+    async fn read_batch(&self) -> Result<Batch, ProjectionError> {
+        let after = self.checkpoint.position;
+        let head = self.store.stored_head().await?;
+        if head <= after {
+            return Ok(Batch {
+                events: Vec::new(),
+                through: after,
+                full: false,
+            });
+        }
+        let filter = LogFilter {
+            category: Some(self.projection.category().to_owned()),
+            ..LogFilter::default()
+        };
+        let events = self
+            .store
+            .read_log_until(after, head, &filter, BATCH)
+            .await?;
+        let full = events.len() as u64 == BATCH;
+        let through = match events.last() {
+            Some(last) if full => last.position,
+            _ => head,
+        };
+        Ok(Batch {
+            events,
+            through,
+            full,
+        })
+    }
+
+    /// Applies `events` and moves the checkpoint to `through` in one
+    /// transaction. The checkpoint is re-read inside it, so events already
+    /// applied (a redelivery, or another node that got there first) are
+    /// skipped.
     async fn commit(
         &mut self,
         events: &[RecordedEvent],
+        through: i64,
         more: bool,
     ) -> Result<(), ProjectionError> {
         let name = self.projection.name();
@@ -177,28 +228,32 @@ impl Runner {
         let stored = checkpoint::load(&*txn, name)
             .await?
             .unwrap_or_else(Checkpoint::start);
+        if through <= stored.position {
+            txn.rollback().await?;
+            self.checkpoint.position = stored.position;
+            self.checkpoint.events_processed = stored.events_processed;
+            return Ok(());
+        }
         let fresh: Vec<RecordedEvent> = events
             .iter()
             .filter(|e| e.position > stored.position)
             .cloned()
             .collect();
-        let Some(last) = fresh.last().map(|e| e.position) else {
-            txn.rollback().await?;
-            self.checkpoint.position = stored.position;
-            return Ok(());
-        };
-        self.projection.apply(&txn, &fresh).await?;
+        if !fresh.is_empty() {
+            self.projection.apply(&txn, &fresh).await?;
+        }
         let state = match self.checkpoint.state {
             ProjectionState::Rebuilding => ProjectionState::Rebuilding,
             _ if more => ProjectionState::CatchingUp,
             _ => ProjectionState::Running,
         };
         let next = Checkpoint {
-            position: last,
+            position: through,
             state,
             events_processed: stored.events_processed + fresh.len() as i64,
             last_error: None,
             failed_position: None,
+            skipped: stored.skipped,
             updated_at: Utc::now(),
         };
         checkpoint::save(&*txn, name, &next).await?;
@@ -209,11 +264,12 @@ impl Runner {
     }
 
     /// Records a failure and returns how long to wait before retrying.
-    async fn fail(&mut self, (position, err): (Option<i64>, ProjectionError)) -> Duration {
+    async fn fail(&mut self, failure: Failure) -> Duration {
+        let Failure { position, error } = failure;
         self.failures += 1;
-        tracing::warn!(projection = self.projection.name(), ?position, error = %err, "projection failed");
+        tracing::warn!(projection = self.projection.name(), ?position, %error, "projection failed");
         self.checkpoint.state = ProjectionState::Failed;
-        self.checkpoint.last_error = Some(err.to_string());
+        self.checkpoint.last_error = Some(error.to_string());
         self.checkpoint.failed_position = position;
         self.checkpoint.updated_at = Utc::now();
         if let Err(err) = self.persist().await {
@@ -236,11 +292,67 @@ impl Runner {
                     self.set_state(ProjectionState::Running).await;
                 }
             }
+            Control::Skip { position, done } => {
+                let _ = done.send(self.skip(position).await);
+            }
             Control::Rebuild(done) => {
                 let result = self.reset().await;
                 let _ = done.send(result);
             }
         }
+    }
+
+    /// Moves the checkpoint past the event at `position` without applying
+    /// it, provided the projection is failed at exactly that event.
+    async fn skip(&mut self, position: i64) -> Result<(), ProjectionsError> {
+        let name = self.projection.name();
+        if self.checkpoint.state != ProjectionState::Failed
+            || self.checkpoint.failed_position != Some(position)
+        {
+            let now = match self.checkpoint.failed_position {
+                Some(failed) if self.checkpoint.state == ProjectionState::Failed => {
+                    format!("it failed at position {failed}")
+                }
+                _ => format!("it is {:?}", self.checkpoint.state),
+            };
+            return Err(ProjectionsError::NothingToSkip(format!(
+                "{name} has not failed at position {position} ({now}); only the event a \
+                 projection failed at can be skipped"
+            )));
+        }
+        let txn = self.store.gate().begin_read_model().await?;
+        let stored = checkpoint::load(&*txn, name)
+            .await?
+            .unwrap_or_else(Checkpoint::start);
+        if stored.position >= position {
+            txn.rollback().await?;
+            return Err(ProjectionsError::NothingToSkip(format!(
+                "{name} is already past position {position}"
+            )));
+        }
+        let error = self.checkpoint.last_error.clone().unwrap_or_default();
+        let mut skipped = stored.skipped;
+        skipped.push(SkippedEvent {
+            position,
+            error: error.clone(),
+            at: Utc::now(),
+        });
+        let next = Checkpoint {
+            position,
+            state: ProjectionState::Running,
+            events_processed: stored.events_processed,
+            last_error: None,
+            failed_position: None,
+            skipped,
+            updated_at: Utc::now(),
+        };
+        checkpoint::save(&*txn, name, &next).await?;
+        txn.commit().await?;
+        tracing::warn!(projection = name, position, %error, "event skipped by an operator");
+        self.failures = 0;
+        self.checkpoint = next;
+        self.publish();
+        Ok(())
     }
 
     async fn set_state(&mut self, state: ProjectionState) {
@@ -275,10 +387,12 @@ impl Runner {
         if let Some(stored) = stored {
             row.position = stored.position;
             row.events_processed = stored.events_processed;
+            row.skipped = stored.skipped;
         }
         checkpoint::save(&*txn, self.projection.name(), &row).await?;
         txn.commit().await?;
         self.checkpoint.position = row.position;
+        self.checkpoint.skipped = row.skipped;
         self.publish();
         Ok(())
     }

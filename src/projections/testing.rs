@@ -24,6 +24,7 @@ pub fn recorded(stream: &str, version: i64, position: i64) -> RecordedEvent {
         data: Value::Null,
         metadata: Value::Null,
         recorded_at: Utc.with_ymd_and_hms(2026, 11, 22, 12, 0, 0).unwrap(),
+        upcast_error: None,
     }
 }
 

@@ -64,6 +64,10 @@ impl Projection for TransactionHistory {
         "TransactionHistory"
     }
 
+    fn category(&self) -> &'static str {
+        <crate::domain::account::Account as crate::domain::Aggregate>::CATEGORY
+    }
+
     async fn apply(
         &self,
         txn: &DatabaseTransaction,

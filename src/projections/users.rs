@@ -15,8 +15,8 @@ use sea_orm::{
 };
 
 use super::{Projection, ProjectionError};
+use crate::domain::Aggregate;
 use crate::domain::user::{User, UserEvent};
-use crate::domain::{Aggregate, DomainEvent};
 use crate::store::RecordedEvent;
 
 pub struct Users;
@@ -25,6 +25,10 @@ pub struct Users;
 impl Projection for Users {
     fn name(&self) -> &'static str {
         "Users"
+    }
+
+    fn category(&self) -> &'static str {
+        User::CATEGORY
     }
 
     async fn apply(
@@ -62,24 +66,7 @@ impl Projection for Users {
 fn user_events(
     events: &[RecordedEvent],
 ) -> Result<Vec<(String, &RecordedEvent, UserEvent)>, ProjectionError> {
-    let prefix = format!("{}-", User::CATEGORY);
-    events
-        .iter()
-        .filter_map(|e| {
-            e.stream_id
-                .strip_prefix(&prefix)
-                .map(|id| (id.to_owned(), e))
-        })
-        .map(|(id, e)| {
-            let event = UserEvent::from_parts(&e.event_type, e.data.clone()).map_err(|err| {
-                ProjectionError::Event(format!(
-                    "event {} ({} at position {}) cannot be read: {err}",
-                    e.id, e.event_type, e.position
-                ))
-            })?;
-            Ok((id, e, event))
-        })
-        .collect()
+    super::decode(events, User::CATEGORY)
 }
 
 /// The row after one event. Pure: `apply` and the tests fold with it.

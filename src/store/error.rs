@@ -32,10 +32,6 @@ pub enum StoreError {
     #[error("command {} was already executed", .0.id)]
     CommandRecorded(Box<super::CommandRecord>),
 
-    /// A stored event cannot be brought to its type's current schema.
-    #[error("{message}")]
-    Upcast { position: i64, message: String },
-
     /// The writer is gone (the server is shutting down).
     #[error("the event store is shutting down")]
     Unavailable,

@@ -14,10 +14,12 @@ mod command_log;
 mod commit;
 mod error;
 mod gate;
+mod json;
 mod plan;
 mod read;
 mod snapshots;
 mod types;
+mod upcast;
 mod writer;
 
 use sea_orm::{DatabaseConnection, DbBackend};
@@ -26,7 +28,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use uuid::Uuid;
 
-use crate::upcast::Upcasters;
+use crate::config::EventLimits;
 
 pub use command_log::{CommandEntry, CommandRecord, CommandStatus};
 pub use error::StoreError;
@@ -37,6 +39,7 @@ pub use types::{
     AppendOutcome, AppendRequest, ExpectedVersion, MAX_NAME_LEN, NewEvent, RecordedEvent,
     StreamAppend, StreamId, StreamInfo, category_of,
 };
+pub use upcast::Upcasters;
 
 /// Commits kept for live subscribers before a slow one must catch up from
 /// the log.
@@ -51,6 +54,7 @@ pub struct EventStore {
     db: DatabaseConnection,
     gate: WriteGate,
     upcasters: Arc<Upcasters>,
+    limits: EventLimits,
     writer: mpsc::Sender<writer::AppendJob>,
     head: watch::Receiver<i64>,
     events: broadcast::Sender<Arc<[RecordedEvent]>>,
@@ -59,13 +63,15 @@ pub struct EventStore {
 impl EventStore {
     /// Opens the store on a migrated database and starts its writer.
     pub async fn open(db: DatabaseConnection) -> Result<Self, StoreError> {
-        Self::open_with(db, Upcasters::standard()).await
+        Self::open_with(db, Upcasters::standard(), EventLimits::default()).await
     }
 
-    /// Opens the store with these upcasters for its reads.
+    /// Opens the store with these upcasters for its reads and these bounds
+    /// on what an event may hold.
     pub async fn open_with(
         db: DatabaseConnection,
         upcasters: Upcasters,
+        limits: EventLimits,
     ) -> Result<Self, StoreError> {
         let head = commit::read_head(&db).await?;
         let (head_tx, head_rx) = watch::channel(head);
@@ -80,6 +86,7 @@ impl EventStore {
             db,
             gate,
             upcasters: Arc::new(upcasters),
+            limits,
             writer,
             head: head_rx,
             events,
@@ -132,7 +139,7 @@ impl EventStore {
     /// transaction. Fails with `CommandRecorded` when that command id has
     /// already succeeded, however close together the two attempts run.
     pub async fn submit(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        validate(&request.streams)?;
+        validate(&request.streams, &self.limits)?;
         if let Some(command) = &request.command
             && (command.id.is_empty() || command.id.len() > MAX_NAME_LEN)
         {
@@ -191,7 +198,9 @@ impl EventStore {
         }
     }
 
-    /// Brings events stored under an older schema to the current one.
+    /// Brings events stored under an older schema to the current one; an
+    /// event that cannot be comes back as stored, with the reason (see
+    /// `upcast/`).
     async fn current(&self, events: Vec<RecordedEvent>) -> Result<Vec<RecordedEvent>, StoreError> {
         if !events.iter().any(|e| self.upcasters.is_stale(e)) {
             return Ok(events);
@@ -209,20 +218,17 @@ impl EventStore {
                 .into_iter()
                 .map(|e| (e.stream_id.clone(), e))
                 .collect();
-        events
+        Ok(events
             .into_iter()
             .map(|e| {
                 if self.upcasters.is_stale(&e) {
                     let origin = origins.get(&e.stream_id);
-                    let position = e.position;
-                    self.upcasters
-                        .upcast(e, origin)
-                        .map_err(|message| StoreError::Upcast { position, message })
+                    self.upcasters.upcast(e, origin)
                 } else {
-                    Ok(e)
+                    e
                 }
             })
-            .collect()
+            .collect())
     }
 
     pub async fn stream_info(&self, id: &str) -> Result<Option<StreamInfo>, StoreError> {
@@ -321,7 +327,7 @@ impl EventStore {
     }
 }
 
-fn validate(appends: &[StreamAppend]) -> Result<(), StoreError> {
+fn validate(appends: &[StreamAppend], limits: &EventLimits) -> Result<(), StoreError> {
     if appends.is_empty() {
         return Err(StoreError::invalid("an append needs at least one stream"));
     }
@@ -342,8 +348,10 @@ fn validate(appends: &[StreamAppend]) -> Result<(), StoreError> {
             )));
         }
         total += append.events.len();
-        for event in &append.events {
+        for (i, event) in append.events.iter().enumerate() {
             event.validate()?;
+            let what = || format!("event {i} of the append to {}", append.stream);
+            json::check_event(&event.data, &event.metadata, limits, &what)?;
             if let Some(id) = event.id
                 && !ids.insert(id)
             {

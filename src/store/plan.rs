@@ -141,6 +141,7 @@ fn plan_job(state: &mut BatchState, job: &[StreamAppend]) -> Result<AppendOutcom
                 data: new.data.clone(),
                 metadata: Value::Object(new.metadata.clone()),
                 recorded_at: state.now,
+                upcast_error: None,
             };
             // A later job in the same batch may be a retry of this one.
             if new.id.is_some() {

@@ -170,7 +170,7 @@ pub struct AppendRequest {
     pub command: Option<super::CommandEntry>,
 }
 
-/// An event as stored.
+/// An event as stored (and, when read, brought to its current schema).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RecordedEvent {
     pub id: Uuid,
@@ -182,6 +182,10 @@ pub struct RecordedEvent {
     pub data: Value,
     pub metadata: Value,
     pub recorded_at: DateTime<Utc>,
+    /// Why the event is served as stored rather than in its type's current
+    /// schema (no upcaster knows its version, or one failed); `None` for
+    /// every readable event. A fold must refuse an event with a reason.
+    pub upcast_error: Option<String>,
 }
 
 impl From<entity::events::Model> for RecordedEvent {
@@ -196,6 +200,7 @@ impl From<entity::events::Model> for RecordedEvent {
             data: m.data,
             metadata: m.metadata,
             recorded_at: m.recorded_at,
+            upcast_error: None,
         }
     }
 }

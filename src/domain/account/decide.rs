@@ -165,16 +165,22 @@ pub(super) fn balance_after_withdrawal(
     }
 }
 
+/// The balance after money comes in, which may not pass [`Money::MAX`].
 pub(super) fn balance_after_deposit(
     account: &Account,
     amount: Money,
 ) -> Result<Money, DomainError> {
-    account.balance.checked_add(amount).ok_or_else(|| {
-        DomainError::Invalid(format!(
-            "the balance of {} cannot take {} more: it would exceed the largest \
-             balance an account can hold",
-            account.balance.display(&account.currency),
-            amount.display(&account.currency)
-        ))
-    })
+    account
+        .balance
+        .checked_add(amount)
+        .filter(|balance| *balance <= Money::MAX)
+        .ok_or_else(|| {
+            DomainError::Invalid(format!(
+                "the balance of {} cannot take {} more: it would exceed {}, the largest \
+                 balance an account can hold",
+                account.balance.display(&account.currency),
+                amount.display(&account.currency),
+                Money::MAX.display(&account.currency)
+            ))
+        })
 }

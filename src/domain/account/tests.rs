@@ -7,7 +7,7 @@ use super::*;
 use crate::domain::DomainError::{
     AccountClosed, AlreadyExists, InsufficientFunds, Invalid, NotFound,
 };
-use crate::domain::money::Amount;
+use crate::domain::money::{Amount, Money};
 use crate::domain::testing::given;
 
 fn opened(balance: i64) -> AccountEvent {
@@ -245,13 +245,34 @@ fn a_deposit_too_large_for_minor_units_is_invalid() {
 }
 
 #[test]
-fn a_deposit_that_would_overflow_the_balance_is_invalid() {
-    given::<Account>([opened(i64::MAX - 1)])
+fn a_deposit_above_the_largest_amount_is_invalid() {
+    given::<Account>([opened(0)])
+        .when(deposit("10000000000000.01"))
+        .then_err(Invalid);
+    given::<Account>([opened(0)])
+        .when(deposit("10000000000000.00"))
+        .events();
+}
+
+#[test]
+fn a_deposit_that_would_take_the_balance_past_the_largest_is_invalid() {
+    given::<Account>([opened(Money::MAX.0 - 1)])
         .when(deposit("0.02"))
         .then_err(Invalid);
-    given::<Account>([opened(i64::MAX - 1)])
+    given::<Account>([opened(Money::MAX.0 - 1)])
         .when(deposit("0.01"))
         .events();
+}
+
+#[test]
+fn opening_with_more_than_the_largest_balance_is_invalid() {
+    given::<Account>([])
+        .when(AccountCommand::Open {
+            owner: "Ada".into(),
+            currency: Currency::USD,
+            initial_balance: Amount::parse("92233720368547758.07").unwrap(),
+        })
+        .then_err(Invalid);
 }
 
 #[test]

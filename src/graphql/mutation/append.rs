@@ -15,7 +15,8 @@ use crate::store::{EventStore, ExpectedVersion, NewEvent, StreamId};
 
 /// Categories whose streams only their aggregate may write: a raw append
 /// there could break the aggregate's rules (a negative balance, a second
-/// user with one email).
+/// user with one email). Streams of any other category are opaque to the
+/// aggregates: their events reach no upcaster and no read model.
 const AGGREGATE_CATEGORIES: &[&str] = &[
     Account::CATEGORY,
     User::CATEGORY,
@@ -63,7 +64,12 @@ impl AppendMutation {
         input: AppendEventsInput,
     ) -> Result<AppendResult, ApiError> {
         let stream = StreamId::parse(input.stream_id.0)?;
-        if AGGREGATE_CATEGORIES.contains(&stream.category()) {
+        // Refused whatever the case, so that `Account-1` cannot pass for an
+        // account's stream to a reader (the store itself matches exactly).
+        if AGGREGATE_CATEGORIES
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(stream.category()))
+        {
             return Err(ApiError::bad_input(format!(
                 "stream {stream} belongs to the {} aggregate: use its mutations instead of appendEvents",
                 stream.category()

@@ -52,7 +52,7 @@ impl DailySummariesQuery {
             .all(ctx.data_unchecked::<EventStore>().db())
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        Ok(rows.into_iter().map(DailySummary::from).collect())
+        rows.into_iter().map(DailySummary::try_from).collect()
     }
 }
 

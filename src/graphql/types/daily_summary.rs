@@ -3,7 +3,8 @@
 use async_graphql::SimpleObject;
 use entity::daily_summaries as row;
 
-use super::account::format_money;
+use crate::domain::money::{Currency, format_minor};
+use crate::graphql::ApiError;
 use crate::graphql::scalars::Decimal;
 
 /// Money in and out of all accounts of one currency on one UTC day.
@@ -25,19 +26,34 @@ pub struct DailySummary {
     /// deposits - withdrawals.
     pub net_change: Decimal,
     /// Openings (even of an empty account), deposits, withdrawals, and
-    /// transfers counted once each.
+    /// transfers counted once each. Past 2147483647 in one day (a GraphQL
+    /// Int's limit) it stays at 2147483647.
     pub transaction_count: i32,
 }
 
-impl From<row::Model> for DailySummary {
-    fn from(m: row::Model) -> Self {
-        Self {
-            deposits: Decimal(format_money(m.deposits, &m.currency)),
-            withdrawals: Decimal(format_money(m.withdrawals, &m.currency)),
-            net_change: Decimal(format_money(m.net_change, &m.currency)),
+impl TryFrom<row::Model> for DailySummary {
+    type Error = ApiError;
+
+    fn try_from(m: row::Model) -> Result<Self, ApiError> {
+        let corrupt = |what: &str| {
+            ApiError::Internal(format!(
+                "daily_summaries {} {}: {what} is not valid",
+                m.date, m.currency
+            ))
+        };
+        let currency = Currency::parse(&m.currency).map_err(|_| corrupt("the currency"))?;
+        let money = |text: &str, what: &str| {
+            text.parse::<i128>()
+                .map(|minor| Decimal(format_minor(minor, &currency)))
+                .map_err(|_| corrupt(what))
+        };
+        Ok(Self {
+            deposits: money(&m.deposits, "deposits")?,
+            withdrawals: money(&m.withdrawals, "withdrawals")?,
+            net_change: money(&m.net_change, "netChange")?,
+            transaction_count: i32::try_from(m.transaction_count).unwrap_or(i32::MAX),
             date: m.date,
             currency: m.currency,
-            transaction_count: m.transaction_count,
-        }
+        })
     }
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use crate::graphql::ApiError;
 use crate::graphql::pagination::{self, CursorKind};
 use crate::graphql::scalars::{Json, Long};
-use crate::store::{LogFilter, RecordedEvent};
+use crate::store::{LogFilter, MAX_NAME_LEN, RecordedEvent};
 
 #[derive(Clone, Debug, SimpleObject)]
 pub struct Event {
@@ -27,6 +27,11 @@ pub struct Event {
     /// correlationId, causationId, commandId and any client metadata.
     pub metadata: Json,
     pub recorded_at: DateTime<Utc>,
+    /// Why this event is served as stored, with its stored schemaVersion,
+    /// instead of in its type's current schema: it could not be upcast (a
+    /// version this server does not know, or data the upcaster cannot
+    /// read). Null for every readable event.
+    pub upcast_error: Option<String>,
 }
 
 impl From<RecordedEvent> for Event {
@@ -41,6 +46,7 @@ impl From<RecordedEvent> for Event {
             data: Json(e.data),
             metadata: Json(e.metadata),
             recorded_at: e.recorded_at,
+            upcast_error: e.upcast_error,
         }
     }
 }
@@ -57,6 +63,22 @@ impl EventFilter {
     pub fn into_log_filter(self) -> Result<LogFilter, ApiError> {
         if self.stream_id.as_ref().is_some_and(|s| s.is_empty()) {
             return Err(ApiError::bad_input("filter.streamId must not be empty"));
+        }
+        // Longer names match nothing stored, and a long category would
+        // make a LIKE pattern the database refuses.
+        let too_long = |what: &str, len: usize| {
+            ApiError::bad_input(format!(
+                "{what} is {len} bytes long; stream ids and event types are at most {MAX_NAME_LEN}"
+            ))
+        };
+        if let Some(s) = self.stream_id.as_ref().filter(|s| s.len() > MAX_NAME_LEN) {
+            return Err(too_long("filter.streamId", s.len()));
+        }
+        if let Some(c) = self.category.as_ref().filter(|c| c.len() > MAX_NAME_LEN) {
+            return Err(too_long("filter.category", c.len()));
+        }
+        if let Some(t) = self.types.iter().flatten().find(|t| t.len() > MAX_NAME_LEN) {
+            return Err(too_long("a type in filter.types", t.len()));
         }
         if self
             .category

@@ -41,7 +41,18 @@ pub struct Projection {
     pub last_error: Option<String>,
     /// While FAILED: the position of the event the projection stopped at.
     pub failed_position: Option<Long>,
+    /// Events an operator skipped (skipEvent), oldest first.
+    pub skipped_events: Vec<SkippedEvent>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// An event a projection passed over without applying it.
+#[derive(Clone, Debug, SimpleObject)]
+pub struct SkippedEvent {
+    pub position: Long,
+    /// Why the projection could not apply it.
+    pub error: String,
+    pub skipped_at: DateTime<Utc>,
 }
 
 impl Projection {
@@ -56,6 +67,15 @@ impl Projection {
             events_processed: Long(status.events_processed),
             last_error: status.last_error,
             failed_position: status.failed_position.map(Long),
+            skipped_events: status
+                .skipped
+                .into_iter()
+                .map(|s| SkippedEvent {
+                    position: Long(s.position),
+                    error: s.error,
+                    skipped_at: s.at,
+                })
+                .collect(),
             updated_at: status.updated_at,
         }
     }
