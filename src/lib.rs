@@ -32,7 +32,6 @@ mod projections;
 mod server;
 mod store;
 mod subscriptions;
-mod websocket;
 
 pub use commands::{
     AsOf, CloseAccount, CommandContext, CommandError, CommandOutput, Commands, DeleteUser, Deposit,
@@ -51,4 +50,3 @@ pub use store::{
     EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent, RecordedEvent, StoreError,
     StoreStats, StoredSnapshot, StreamAppend, StreamId, StreamInfo, category_of,
 };
-pub use websocket::ConnectionInit;

@@ -17,7 +17,7 @@ use crate::store::EventStore;
 #[derive(Clone)]
 pub struct AppState {
     pub limits: Limits,
-    pub connections: crate::websocket::ConnectionLimit,
+    pub connections: crate::http::ConnectionLimit,
     pub store: EventStore,
     pub commands: Arc<Commands>,
     pub projections: Projections,
@@ -62,7 +62,7 @@ impl AppState {
             limits.clone(),
         );
         Self {
-            connections: crate::websocket::ConnectionLimit::new(limits.max_connections),
+            connections: crate::http::ConnectionLimit::new(limits.max_connections),
             limits,
             store,
             commands,

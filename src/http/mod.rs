@@ -4,6 +4,9 @@
 
 mod request;
 mod response;
+mod websocket;
+
+pub use websocket::ConnectionLimit;
 
 use async_graphql::BatchRequest;
 use async_graphql::http::GraphiQLSource;
@@ -20,7 +23,6 @@ use tower_http::trace::TraceLayer;
 use crate::config::RequestLimits;
 use crate::graphql::RequestMeta;
 use crate::server::AppState;
-use crate::websocket;
 use request::Rejection;
 use response::{BAD_REQUEST, accepts, respond};
 

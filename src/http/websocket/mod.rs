@@ -1,0 +1,104 @@
+//! GraphQL over WebSocket on `/graphql/ws` and as an upgrade of
+//! `/graphql`: `graphql-transport-ws` and the legacy `graphql-ws`
+//! (`protocol.rs`), one task per connection (`session.rs`).
+//!
+//! The protocols are implemented here rather than taken from
+//! async-graphql-axum because their rules are the API clients program
+//! against: graphql-ws closes with 4400/4401/4408/4409/4429 where the
+//! specification says so, reports a request that never ran as the
+//! protocol's `error`, and negotiates the subprotocol exactly; the legacy
+//! protocol gets its `ka` keep-alives.
+
+mod protocol;
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Request};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use crate::server::AppState;
+use protocol::Protocol;
+
+const KEEPALIVE: Duration = Duration::from_secs(15);
+/// graphql-ws's default `connectionInitWaitTimeout`.
+const INIT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Bytes read from a client's socket at a time. Clients send only small
+/// messages (init, subscribe, ping), and tungstenite zero-fills this much
+/// on every read attempt, which a connection makes before each message it
+/// sends: the default 128 KiB cost a 128 KiB memset per event delivered
+/// and 128 KiB of resident memory per connection.
+const READ_BUFFER: usize = 4 * 1024;
+
+/// How many WebSocket connections may be open at once.
+#[derive(Clone, Debug)]
+pub struct ConnectionLimit(Arc<Semaphore>);
+
+impl ConnectionLimit {
+    pub fn new(max: usize) -> Self {
+        Self(Arc::new(Semaphore::new(max)))
+    }
+}
+
+pub fn is_upgrade(request: &Request) -> bool {
+    request
+        .headers()
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+}
+
+pub async fn upgrade(state: AppState, request: Request) -> Response {
+    let (mut parts, _body) = request.into_parts();
+    let offered = parts
+        .headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok());
+    let Some(protocol) = Protocol::negotiate(offered) else {
+        return refuse(
+            &parts.headers,
+            StatusCode::BAD_REQUEST,
+            "offer the graphql-transport-ws or graphql-ws subprotocol (exactly so spelled)",
+        );
+    };
+    let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let Ok(permit) = state.connections.0.clone().try_acquire_owned() else {
+        return refuse(
+            &parts.headers,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many WebSocket connections; try again later",
+        );
+    };
+    let session = session::Session {
+        protocol,
+        schema: state.schema.clone(),
+        max_subscriptions: state.limits.max_subscriptions_per_connection,
+        init_timeout: INIT_TIMEOUT,
+        keep_alive: KEEPALIVE,
+    };
+    upgrade
+        .protocols([protocol.name()])
+        .read_buffer_size(READ_BUFFER)
+        .max_message_size(state.limits.requests.max_body_bytes)
+        .on_upgrade(move |socket| serve(socket, session, permit))
+}
+
+async fn serve(
+    socket: axum::extract::ws::WebSocket,
+    session: session::Session,
+    _permit: OwnedSemaphorePermit,
+) {
+    session::run(socket, session).await;
+}
+
+fn refuse(headers: &axum::http::HeaderMap, status: StatusCode, message: &str) -> Response {
+    super::response::error(headers, status, super::response::BAD_REQUEST, message)
+}
