@@ -32,7 +32,10 @@ const CORRELATION_HEADER: &str = "x-correlation-id";
 pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/", get(graphiql))
-        .route("/graphql", get(graphql_get).post(graphql_post))
+        .route(
+            "/graphql",
+            get(graphql_get).post(graphql_post).fallback(graphql_other),
+        )
         .route("/graphql/ws", get(graphql_ws))
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -122,6 +125,20 @@ async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: B
     respond(&headers, result, limits.max_response_bytes)
 }
 
+/// Any other method on `/graphql`: 405 in the GraphQL error shape.
+async fn graphql_other(headers: HeaderMap) -> Response {
+    let mut response = response::error(
+        &headers,
+        StatusCode::METHOD_NOT_ALLOWED,
+        BAD_REQUEST,
+        "GraphQL is served with GET (queries) and POST",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
+}
+
 fn refuse(headers: &HeaderMap, rejection: Rejection) -> Response {
     response::error(headers, rejection.status, BAD_REQUEST, &rejection.message)
 }
@@ -201,5 +218,31 @@ async fn ready(State(state): State<AppState>) -> Response {
             tracing::warn!(%err, "readiness check: database unreachable");
             (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panic_is_answered_internal_with_an_error_id() {
+        let response = panicked(Box::new("boom".to_owned()));
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        let extensions = &body["errors"][0]["extensions"];
+        assert_eq!(extensions["code"], "INTERNAL");
+        assert!(
+            extensions["errorId"]
+                .as_str()
+                .is_some_and(|id| id.len() == 36)
+        );
+        assert!(
+            !body.to_string().contains("boom"),
+            "the panic stays in the log"
+        );
     }
 }

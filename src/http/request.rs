@@ -165,10 +165,31 @@ fn too_large(max: usize) -> Rejection {
     )
 }
 
-/// A JSON object is one operation and an array a batch. serde's own error
-/// for a body that is neither would name Rust types, so the shape is
-/// checked first and described in the client's terms.
+/// A JSON object is one operation and an array a batch. A body that parses
+/// as one goes straight through (one pass over it, which matters for a
+/// bulk append); serde's error for one that does not would name Rust
+/// types, so such a body is parsed again to describe what is wrong in the
+/// client's terms.
 fn parse_json(bytes: &[u8]) -> Result<BatchRequest, Rejection> {
+    // By the first byte, not serde's untagged guess: serde would also read
+    // a struct from an array (`[]` as an empty operation).
+    let parsed = match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice::<Request>(bytes)
+            .ok()
+            .map(BatchRequest::Single),
+        Some(b'[') => serde_json::from_slice::<Vec<Request>>(bytes)
+            .ok()
+            .filter(|items| !items.is_empty())
+            .map(BatchRequest::Batch),
+        _ => None,
+    };
+    match parsed {
+        Some(batch) => Ok(batch),
+        None => describe_invalid(bytes),
+    }
+}
+
+fn describe_invalid(bytes: &[u8]) -> Result<BatchRequest, Rejection> {
     let bad = |message: String| Rejection::new(StatusCode::BAD_REQUEST, message);
     let value: Value = serde_json::from_slice(bytes)
         .map_err(|err| bad(format!("the body is not valid JSON: {err}")))?;

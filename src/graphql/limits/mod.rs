@@ -24,9 +24,7 @@ use std::sync::Arc;
 use async_graphql::extensions::{
     Extension, ExtensionContext, ExtensionFactory, NextPrepareRequest,
 };
-use async_graphql::{
-    ErrorExtensions, Pos, Request, ServerError, ServerResult, Value as ConstValue,
-};
+use async_graphql::{Pos, Request, ServerError, ServerResult, Value as ConstValue};
 
 use crate::config::RequestLimits;
 
@@ -53,14 +51,13 @@ impl Refusal {
     }
 
     pub fn into_server_error(self) -> ServerError {
-        let (limit, max) = (self.limit, self.max);
-        async_graphql::Error::new(self.message)
-            .extend_with(|_, e| {
-                e.set("code", crate::graphql::error::BAD_USER_INPUT);
-                e.set("limit", limit);
-                e.set("max", max as u64);
-            })
-            .into_server_error(self.pos.unwrap_or_default())
+        let mut extensions = async_graphql::ErrorExtensionValues::default();
+        extensions.set("code", crate::graphql::error::BAD_USER_INPUT);
+        extensions.set("limit", self.limit);
+        extensions.set("max", self.max as u64);
+        let mut err = ServerError::new(self.message, self.pos);
+        err.extensions = Some(extensions);
+        err
     }
 }
 

@@ -74,6 +74,25 @@ fn a_legitimate_request_passes() {
 }
 
 #[test]
+fn a_document_at_the_nesting_bound_is_parsed_on_a_default_stack() {
+    // Brackets nested exactly as deep as allowed: the parser recurses once
+    // per level, and must have room to on a default-sized (2 MiB) thread.
+    let inner = RequestLimits::NESTING - 2;
+    let query = format!(
+        "{{ stats(x: {}{}) {{ totalEvents }} }}",
+        "[".repeat(inner),
+        "]".repeat(inner)
+    );
+    let verdict = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(move || admit(RequestLimits::default(), &query, json!({})))
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(verdict, Ok(()));
+}
+
+#[test]
 fn deep_brackets_are_refused_before_parsing() {
     let query = format!(
         "{{ stats(x: {}{}) {{ totalEvents }} }}",

@@ -18,7 +18,7 @@ use std::time::Duration;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{FromRequestParts, Request};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::server::AppState;
@@ -68,7 +68,9 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
     };
     let upgrade = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return rejection.into_response(),
+        Err(rejection) => {
+            return refuse(&parts.headers, rejection.status(), &rejection.body_text());
+        }
     };
     let Ok(permit) = state.connections.0.clone().try_acquire_owned() else {
         return refuse(
