@@ -242,7 +242,7 @@ async fn verify(http: &reqwest::Client, url: &str, sent: &[Deposit], label: &str
     }
     // Every balance is the fold of its deposits, read once the projections
     // reflect the whole log.
-    let mut expected = vec![0i64; ACCOUNTS];
+    let mut expected = [0i64; ACCOUNTS];
     for deposit in sent {
         expected[deposit.account] += deposit.cents;
     }

@@ -332,7 +332,7 @@ async fn check(server: &TestServer, case: Case, n: u64) -> Result<(), TestCaseEr
             }
         }
     }
-    if n % 100 == 0 {
+    if n.is_multiple_of(100) {
         let health = server.client.get(server.url("/health")).send().await;
         prop_assert!(
             health.is_ok_and(|r| r.status() == 200),
