@@ -23,7 +23,7 @@ use crate::projections::Projections;
 use crate::store::EventStore;
 
 pub(crate) use error::{ApiError, BAD_USER_INPUT, code_request_errors};
-pub(crate) use limits::check_text;
+pub(crate) use limits::{Refusal, check_text};
 pub(crate) use mutation::RequestMeta;
 use subscription::SubscriptionRoot;
 pub(crate) use subscription::SubscriptionSlots;

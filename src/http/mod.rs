@@ -2,6 +2,7 @@
 //! `/metrics`. `request.rs` turns a request into GraphQL operations (or a
 //! refusal), `response.rs` turns results into responses.
 
+mod json_scan;
 mod request;
 mod response;
 mod websocket;
@@ -101,9 +102,22 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
 
 async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
     let limits = &state.limits.requests;
-    let batch = match request::read_post(&headers, body, limits.max_body_bytes).await {
+    // No valid request has a longer array: an argument list is bounded by
+    // max_list_length, and a JSON payload's arrays by the event size (each
+    // element takes at least two bytes).
+    let body_limits = request::BodyLimits {
+        max_bytes: limits.max_body_bytes,
+        max_array: limits
+            .max_list_length
+            .max(state.limits.events.max_event_bytes / 2),
+    };
+    let batch = match request::read_post(&headers, body, &body_limits).await {
         Ok(batch) => batch,
-        Err(rejection) => return refuse(&headers, rejection),
+        Err(request::Refused::Http(rejection)) => return refuse(&headers, rejection),
+        Err(request::Refused::Limit(refusal)) => {
+            let refused = async_graphql::Response::from_errors(vec![refusal.into_server_error()]);
+            return respond(&headers, refused.into(), limits.max_response_bytes);
+        }
     };
     if let BatchRequest::Batch(operations) = &batch
         && operations.len() > limits.max_batch_size

@@ -46,22 +46,56 @@ const DRAIN_TIME: Duration = Duration::from_secs(10);
 /// site can send without a preflight.
 const JSON_TYPES: &[&str] = &["application/json", "application/graphql-response+json"];
 
+/// What a POST body may be.
+pub struct BodyLimits {
+    pub max_bytes: usize,
+    /// Longest array anywhere in the body; no valid request has a longer
+    /// one (see `graphql_post`).
+    pub max_array: usize,
+}
+
+/// Why a POST's operations were not read: the HTTP request is not one
+/// (`Http`), or it is over one of the request limits (`Limit`, answered
+/// as GraphQL answers the same bound).
+pub enum Refused {
+    Http(Rejection),
+    Limit(crate::graphql::Refusal),
+}
+
+impl From<Rejection> for Refused {
+    fn from(rejection: Rejection) -> Self {
+        Self::Http(rejection)
+    }
+}
+
 /// The operations of a POST: one JSON object, or an array of them.
 pub async fn read_post(
     headers: &HeaderMap,
     body: Body,
-    max_body: usize,
-) -> Result<BatchRequest, Rejection> {
+    limits: &BodyLimits,
+) -> Result<BatchRequest, Refused> {
+    let max_body = limits.max_bytes;
     let declared = declared_length(headers);
     if declared.is_some_and(|n| n > max_body) && expects_continue(headers) {
-        return Err(too_large(max_body));
+        return Err(too_large(max_body).into());
     }
     if let Err(rejection) = check_content_type(headers) {
         drain(body, max_body.saturating_mul(DRAIN_FACTOR)).await;
-        return Err(rejection);
+        return Err(rejection.into());
     }
     let bytes = read_limited(body, max_body).await?;
-    parse_json(&bytes)
+    if let Some(length) = super::json_scan::array_over(&bytes, limits.max_array) {
+        return Err(Refused::Limit(crate::graphql::Refusal::new(
+            "maxListLength",
+            limits.max_array,
+            format!(
+                "the body holds a list of {length} or more items; the limit is {}",
+                limits.max_array
+            ),
+            None,
+        )));
+    }
+    Ok(parse_json(&bytes)?)
 }
 
 /// The operation of a GET: `query`, `operationName`, `variables` and
