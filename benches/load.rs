@@ -82,13 +82,8 @@ async fn run(name: &str, args: &DatabaseArgs) {
 /// An account with `n` deposits, a snapshot at that point, then DELTA more.
 async fn build(store: &EventStore, commands: &Commands, id: &str, n: i64) {
     let ctx = CommandContext::fresh();
-    let open = OpenAccount {
-        account_id: Some(id.into()),
-        owner: "Bench".into(),
-        initial_balance: None,
-        currency: None,
-    };
-    commands.open_account(&ctx, open).await.expect("open");
+    let open = OpenAccount::new(Some(id.into()), "Bench".into(), None, None);
+    commands.execute(&ctx, open).await.expect("open");
     let stream = StreamId::parse(format!("account-{id}")).expect("stream id");
     deposits(store, &stream, n).await;
     commands

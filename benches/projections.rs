@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chronicle::{
-    AppState, CommandContext, DatabaseArgs, Deposit, ExpectedVersion, Limits, NewEvent,
+    AppState, CommandContext, DatabaseArgs, Deposit, ExpectedVersion, Limits, Movement, NewEvent,
     OpenAccount, StreamId,
 };
 use serde_json::json;
@@ -116,23 +116,18 @@ async fn visibility(name: &str, state: &AppState) {
             let mut lags = Vec::new();
             let account = format!("v{w}");
             let ctx = CommandContext::fresh();
-            let open = OpenAccount {
-                account_id: Some(account.clone()),
-                owner: "V".into(),
-                initial_balance: None,
-                currency: None,
-            };
-            state.commands.open_account(&ctx, open).await.expect("open");
+            let open = OpenAccount::new(Some(account.clone()), "V".into(), None, None);
+            state.commands.execute(&ctx, open).await.expect("open");
             while Instant::now() < deadline {
-                let deposit = Deposit {
+                let deposit = Deposit::new(Movement {
                     account_id: account.clone(),
                     amount: "1".into(),
                     description: None,
                     expected_version: None,
-                };
+                });
                 let out = state
                     .commands
-                    .deposit(&CommandContext::fresh(), deposit)
+                    .execute(&CommandContext::fresh(), deposit)
                     .await
                     .expect("deposit");
                 let committed = Instant::now();

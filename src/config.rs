@@ -15,11 +15,11 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://chronicle.db";
 )]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Command,
+    pub command: CliCommand,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub enum CliCommand {
     /// Run migrations, then serve GraphQL over HTTP and WebSocket.
     Serve(Box<ServeArgs>),
     /// Run pending migrations and exit.

@@ -25,6 +25,7 @@ mod commands;
 mod config;
 mod db;
 mod domain;
+mod error_code;
 mod graphql;
 mod http;
 mod metrics;
@@ -34,13 +35,16 @@ mod store;
 mod subscriptions;
 
 pub use commands::{
-    AsOf, CloseAccount, CommandContext, CommandError, CommandOutput, Commands, DeleteUser, Deposit,
-    Loaded, OpenAccount, RegisterUser, Repository, TransferMoney, UpdateUser, Withdraw,
+    AsOf, CloseAccount, Command, CommandContext, CommandError, CommandOutput, Commands, DeleteUser,
+    Deposit, Loaded, Movement, OpenAccount, RegisterUser, Repository, TransferMoney, UpdateUser,
+    Withdraw,
 };
 pub use config::{
-    Cli, Command, DEFAULT_DATABASE_URL, DatabaseArgs, EventLimits, Limits, RequestLimits, ServeArgs,
+    Cli, CliCommand, DEFAULT_DATABASE_URL, DatabaseArgs, EventLimits, Limits, RequestLimits,
+    ServeArgs,
 };
 pub use db::{connect, connect_and_migrate};
+pub use error_code::ErrorCode;
 pub use graphql::{ChronicleSchema, build_schema, sdl};
 pub use http::app;
 pub use projections::{ProjectionState, ProjectionStatus, Projections, ProjectionsError};

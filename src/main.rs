@@ -1,4 +1,4 @@
-use chronicle::{AppState, Cli, Command};
+use chronicle::{AppState, Cli, CliCommand};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -10,12 +10,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     match Cli::parse().command {
-        Command::Schema => print!("{}", chronicle::sdl()),
-        Command::Migrate(db) => {
+        CliCommand::Schema => print!("{}", chronicle::sdl()),
+        CliCommand::Migrate(db) => {
             chronicle::connect_and_migrate(&db).await?;
             tracing::info!("migrations are up to date");
         }
-        Command::Serve(args) => {
+        CliCommand::Serve(args) => {
             let state = AppState::start(&args.database, args.limits.clone()).await?;
             let listener = tokio::net::TcpListener::bind(args.listen).await?;
             tracing::info!(

@@ -1,14 +1,26 @@
-//! Why a command did not succeed. Each variant has one error code; the
-//! command log stores it and the API returns it as `extensions.code`.
+//! Why a command did not succeed, in two kinds kept apart by type: a
+//! rejection (the client's to fix, or a rule that said no: recorded
+//! REJECTED and answered as is) and a failure (ours: recorded FAILED, its
+//! detail logged, never sent). Each variant has one [`ErrorCode`].
 
 use crate::domain::DomainError;
+use crate::error_code::ErrorCode;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Failed(#[from] Failure),
+}
+
+/// A command refused, with what to tell the client.
+#[derive(Debug, thiserror::Error)]
+pub enum Rejection {
     /// The aggregate refused the command.
     #[error(transparent)]
-    Rejected(#[from] DomainError),
+    Domain(#[from] DomainError),
 
     /// The stream was not at the version the client expected, or retries
     /// without an expected version kept losing the race.
@@ -28,41 +40,99 @@ pub enum CommandError {
 
     /// A retry of a command that was rejected: the same answer again.
     #[error("{message}")]
-    Replayed { code: String, message: String },
+    Replayed { code: ErrorCode, message: String },
 
-    /// Our fault, not the client's (e.g. a stored event that no longer
-    /// reads); the detail is logged, never sent.
+    /// The store refused the append as malformed (an id, a size).
+    #[error("{0}")]
+    Invalid(String),
+
+    /// An event id the client chose is already stored elsewhere.
+    #[error("{0}")]
+    DuplicateEvent(String),
+}
+
+/// A command that could not be carried out on our side.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The store failed (the database, or the writer shutting down).
+    #[error(transparent)]
+    Store(StoreError),
+    /// A stored event that no longer reads, a state that cannot be
+    /// serialized, a command log that answered nothing.
     #[error("{0}")]
     Internal(String),
-
-    /// Infrastructure: the command may be retried.
-    #[error(transparent)]
-    Store(#[from] StoreError),
 }
 
 impl CommandError {
-    pub fn code(&self) -> &str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Rejected(DomainError::Invalid(_)) | Self::CommandIdReused(_) => "BAD_USER_INPUT",
-            Self::Rejected(DomainError::NotFound(_)) => "NOT_FOUND",
-            Self::Rejected(DomainError::AlreadyExists(_)) => "ALREADY_EXISTS",
-            Self::Rejected(DomainError::InsufficientFunds(_)) => "INSUFFICIENT_FUNDS",
-            Self::Rejected(DomainError::AccountClosed(_)) => "ACCOUNT_CLOSED",
-            Self::Conflict { .. } => "CONCURRENCY_CONFLICT",
-            Self::Replayed { code, .. } => code,
-            Self::Store(StoreError::Invalid(_)) => "BAD_USER_INPUT",
-            Self::Store(StoreError::Conflict { .. }) => "CONCURRENCY_CONFLICT",
-            Self::Store(StoreError::DuplicateEventId { .. }) => "ALREADY_EXISTS",
-            Self::Store(_) | Self::Internal(_) => "INTERNAL",
+            Self::Rejected(rejection) => rejection.code(),
+            Self::Failed(_) => ErrorCode::Internal,
         }
     }
 
-    /// Rejections are the client's to fix; anything else is ours.
+    /// Rejections are the client's to fix; failures are ours.
     pub fn is_rejection(&self) -> bool {
-        self.code() != "INTERNAL"
+        matches!(self, Self::Rejected(_))
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
-        Self::Rejected(DomainError::Invalid(message.into()))
+        Rejection::Domain(DomainError::Invalid(message.into())).into()
+    }
+
+    pub fn internal(detail: impl Into<String>) -> Self {
+        Failure::Internal(detail.into()).into()
+    }
+
+    pub fn conflict(stream: String, expected: i64, actual: i64) -> Self {
+        Rejection::Conflict {
+            stream,
+            expected,
+            actual,
+        }
+        .into()
+    }
+}
+
+impl Rejection {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Domain(DomainError::Invalid(_)) | Self::CommandIdReused(_) | Self::Invalid(_) => {
+                ErrorCode::BadUserInput
+            }
+            Self::Domain(DomainError::NotFound(_)) => ErrorCode::NotFound,
+            Self::Domain(DomainError::AlreadyExists(_)) | Self::DuplicateEvent(_) => {
+                ErrorCode::AlreadyExists
+            }
+            Self::Domain(DomainError::InsufficientFunds(_)) => ErrorCode::InsufficientFunds,
+            Self::Domain(DomainError::AccountClosed(_)) => ErrorCode::AccountClosed,
+            Self::Conflict { .. } => ErrorCode::ConcurrencyConflict,
+            Self::Replayed { code, .. } => *code,
+        }
+    }
+}
+
+impl From<DomainError> for CommandError {
+    fn from(err: DomainError) -> Self {
+        Rejection::Domain(err).into()
+    }
+}
+
+/// The store's refusals of an append are the client's to fix; anything
+/// else it reports is a failure.
+impl From<StoreError> for CommandError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Invalid(message) => Rejection::Invalid(message).into(),
+            StoreError::Conflict {
+                stream,
+                expected,
+                actual,
+            } => Self::conflict(stream, expected, actual),
+            err @ StoreError::DuplicateEventId { .. } => {
+                Rejection::DuplicateEvent(err.to_string()).into()
+            }
+            other => Failure::Store(other).into(),
+        }
     }
 }

@@ -1,18 +1,19 @@
-//! The write path shared by every command: answer a retried command id from
-//! the log, else load, decide and append with the loaded versions, retrying
-//! a lost race (bounded, with jitter) unless the client fixed the version.
-//! Every outcome lands in the command log.
+//! The one executor of every command: answer a retried command id from the
+//! log, else take the command's locks, plan (load and decide) and append
+//! with the loaded versions, retrying a lost race (bounded, with jitter)
+//! unless the client fixed the version. Every outcome lands in the command
+//! log.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use futures::future::BoxFuture;
 use rand::Rng;
 
-use super::{CacheUpdate, CommandContext, CommandError, CommandOutput, Commands};
+use super::command::{Command, Plan};
+use super::error::{Failure, Rejection};
+use super::{CommandContext, CommandError, CommandOutput, Commands};
 use crate::store::{
-    AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, StoreError,
-    StreamAppend, StreamId,
+    AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, StoreError, StreamId,
 };
 
 /// Attempts before a command that keeps losing races gives up with
@@ -20,84 +21,62 @@ use crate::store::{
 /// aggregate committed, so progress is made; the bound only caps latency.
 const MAX_ATTEMPTS: u32 = 12;
 
-/// What one attempt decided: the appends, the stream that answers for the
-/// command, and the states to cache once they are committed.
-pub(crate) struct Plan {
-    pub appends: Vec<StreamAppend>,
-    pub primary: StreamId,
-    /// The primary stream's version when the command appends nothing.
-    pub unchanged_version: i64,
-    pub cache: Vec<CacheUpdate>,
-}
-
 impl Commands {
-    /// Runs a command on the aggregates `serialize_on` (stream ids), which
-    /// it holds this node's locks of. `attempt` loads and decides; it runs
-    /// again after a lost race (the conflicting streams' cache entries are
-    /// dropped first, so it sees the winner's events).
-    pub(crate) async fn run<'a, F>(
+    /// Runs `command` for `ctx`: its outcome is durable (events and command
+    /// log) when this returns.
+    pub async fn execute<C: Command>(
         &self,
         ctx: &CommandContext,
-        command_type: &str,
-        input: serde_json::Value,
-        client_fixed_version: bool,
-        serialize_on: &[&str],
-        mut attempt: F,
-    ) -> Result<CommandOutput, CommandError>
-    where
-        F: FnMut() -> BoxFuture<'a, Result<Plan, CommandError>>,
-    {
-        let entry = CommandEntry {
-            id: ctx.command_id.clone(),
-            command_type: command_type.to_owned(),
-            input,
-            received_at: ctx.received_at,
-            id_from_client: ctx.id_from_client,
-        };
+        command: C,
+    ) -> Result<CommandOutput, CommandError> {
+        let entry = entry_of(ctx, &command)?;
         if ctx.id_from_client
             && let Some(record) = self.store.command(&entry.id).await?
             && let Some(answer) = self.answer_from_log(&entry, record).await
         {
             return answer;
         }
-        let guards = self.locks.lock(serialize_on).await;
-        let mut retries = 0;
-        let result = loop {
-            let plan = match attempt().await {
-                Ok(plan) => plan,
-                Err(err) if !ctx.id_from_client => break Err(err),
-                Err(err) => match self.succeeded_meanwhile(&entry).await {
-                    Some(answer) => break answer,
-                    None => break Err(err),
-                },
-            };
-            match self.commit(&entry, plan).await {
-                Err(CommandError::Conflict { .. })
-                    if !client_fixed_version && retries + 1 < MAX_ATTEMPTS =>
-                {
-                    retries += 1;
-                    tokio::time::sleep(backoff(retries)).await;
-                }
-                Err(CommandError::Store(StoreError::CommandRecorded(record))) => {
-                    // A concurrent retry of this command id committed first.
-                    match self.answer_from_log(&entry, *record).await {
-                        Some(answer) => break answer,
-                        None => {
-                            break Err(CommandError::Internal(
-                                "command log answered nothing".into(),
-                            ));
-                        }
-                    }
-                }
-                other => break other,
-            }
-        };
+        let keys = command.locks();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let guards = self.locks.lock(&keys).await;
+        let (result, retries) = self.attempts(ctx, &entry, &command).await;
         drop(guards);
         if let Err(err) = &result {
             self.log_unsuccessful(&entry, err).await;
         }
-        record(command_type, &result, retries, entry.received_at);
+        record(C::NAME, &result, retries, entry.received_at);
         result
+    }
+
+    /// Plans and commits until the command succeeds, is refused, or loses
+    /// a race it may not retry; also returns how many times it retried.
+    async fn attempts<C: Command>(
+        &self,
+        ctx: &CommandContext,
+        entry: &CommandEntry,
+        command: &C,
+    ) -> (Result<CommandOutput, CommandError>, u32) {
+        let fixed = command.expected_version().is_some();
+        let mut retries = 0;
+        loop {
+            let plan = match command.plan(ctx, self).await {
+                Ok(plan) => plan,
+                Err(err) if !ctx.id_from_client => return (Err(err), retries),
+                Err(err) => {
+                    let answer = self.succeeded_meanwhile(entry).await;
+                    return (answer.unwrap_or(Err(err)), retries);
+                }
+            };
+            match self.commit(entry, plan).await {
+                Err(CommandError::Rejected(Rejection::Conflict { .. }))
+                    if !fixed && retries + 1 < MAX_ATTEMPTS =>
+                {
+                    retries += 1;
+                    tokio::time::sleep(backoff(retries)).await;
+                }
+                other => return (other, retries),
+            }
+        }
     }
 
     async fn commit(
@@ -118,19 +97,17 @@ impl Commands {
                 self.remember(plan.cache, &outcome).await;
                 Ok(output(&entry.id, plan.primary, &outcome))
             }
-            Err(StoreError::Conflict {
-                stream,
-                expected,
-                actual,
-            }) => {
+            Err(StoreError::CommandRecorded(record)) => {
+                // A concurrent retry of this command id committed first.
+                self.answer_from_log(entry, *record)
+                    .await
+                    .unwrap_or_else(|| Err(CommandError::internal("command log answered nothing")))
+            }
+            Err(err @ StoreError::Conflict { .. }) => {
                 for s in &streams {
                     self.forget(s).await;
                 }
-                Err(CommandError::Conflict {
-                    stream,
-                    expected,
-                    actual,
-                })
+                Err(err.into())
             }
             Err(err) => Err(err.into()),
         }
@@ -189,17 +166,19 @@ impl Commands {
         record: CommandRecord,
     ) -> Option<Result<CommandOutput, CommandError>> {
         if !record.is_retry_of(entry) {
-            return Some(Err(CommandError::CommandIdReused(format!(
+            return Some(Err(Rejection::CommandIdReused(format!(
                 "commandId {} was already used for a different command ({})",
                 record.id, record.command_type
-            ))));
+            ))
+            .into()));
         }
         match record.status {
             CommandStatus::Failed => None,
-            CommandStatus::Rejected => Some(Err(CommandError::Replayed {
-                code: record.error_code.unwrap_or_else(|| "BAD_USER_INPUT".into()),
+            CommandStatus::Rejected => Some(Err(Rejection::Replayed {
+                code: record.error_code.unwrap_or(crate::ErrorCode::BadUserInput),
                 message: record.error_message.unwrap_or_default(),
-            })),
+            }
+            .into())),
             CommandStatus::Succeeded => Some(self.replay_success(record).await),
         }
     }
@@ -222,7 +201,7 @@ impl Commands {
     async fn log_unsuccessful(&self, entry: &CommandEntry, err: &CommandError) {
         if matches!(
             err,
-            CommandError::CommandIdReused(_) | CommandError::Replayed { .. }
+            CommandError::Rejected(Rejection::CommandIdReused(_) | Rejection::Replayed { .. })
         ) {
             return; // the log already holds this id's own outcome
         }
@@ -239,8 +218,25 @@ impl Commands {
     }
 }
 
+/// The command-log entry of `command`: its id, name and input.
+fn entry_of<C: Command>(ctx: &CommandContext, command: &C) -> Result<CommandEntry, CommandError> {
+    let input = serde_json::to_value(command).map_err(|err| {
+        CommandError::from(Failure::Internal(format!(
+            "cannot serialize a {} command: {err}",
+            C::NAME
+        )))
+    })?;
+    Ok(CommandEntry {
+        id: ctx.command_id.clone(),
+        command_type: C::NAME.to_owned(),
+        input,
+        received_at: ctx.received_at,
+        id_from_client: ctx.id_from_client,
+    })
+}
+
 fn record(
-    command_type: &str,
+    command_type: &'static str,
     result: &Result<CommandOutput, CommandError>,
     retries: u32,
     received: DateTime<Utc>,
@@ -251,15 +247,14 @@ fn record(
         Err(err) if err.is_rejection() => CommandStatus::Rejected,
         Err(_) => CommandStatus::Failed,
     };
-    let kind = command_type.to_owned();
-    metrics::counter!(m::COMMANDS, "type" => kind.clone(), "status" => status.as_str())
+    metrics::counter!(m::COMMANDS, "type" => command_type, "status" => status.as_str())
         .increment(1);
     if retries > 0 {
-        metrics::counter!(m::COMMAND_RETRIES, "type" => kind.clone()).increment(u64::from(retries));
+        metrics::counter!(m::COMMAND_RETRIES, "type" => command_type).increment(u64::from(retries));
         tracing::debug!(command_type, retries, "command retried after conflicts");
     }
     let elapsed = (Utc::now() - received).to_std().unwrap_or_default();
-    metrics::histogram!(m::COMMAND_SECONDS, "type" => kind).record(elapsed.as_secs_f64());
+    metrics::histogram!(m::COMMAND_SECONDS, "type" => command_type).record(elapsed.as_secs_f64());
 }
 
 fn output(command_id: &str, primary: StreamId, outcome: &AppendOutcome) -> CommandOutput {
@@ -277,8 +272,10 @@ fn output(command_id: &str, primary: StreamId, outcome: &AppendOutcome) -> Comma
     }
 }
 
-/// Exponential backoff from 1 ms, capped at 32 ms, with full jitter so
-/// that racing commands spread out instead of colliding again.
+/// Exponential backoff from 1 ms, capped at 32 ms, with "equal jitter": a
+/// wait drawn from the upper three quarters of the cap, so that racing
+/// commands spread out instead of colliding again while each still waits
+/// long enough for the winner to commit.
 fn backoff(retry: u32) -> Duration {
     let cap_us = 1_000u64 << retry.min(5);
     Duration::from_micros(rand::rng().random_range(cap_us / 4..=cap_us))

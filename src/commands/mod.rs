@@ -1,11 +1,14 @@
 //! The write side: commands in, events out.
 //!
-//! Each command loads its aggregate(s) through a cached [`Repository`],
-//! calls the pure `decide` of `crate::domain`, and appends the events with
-//! the versions it loaded (`execute.rs`). One file per aggregate's commands:
-//! `account.rs`, `transfer.rs`, `user.rs`.
+//! A command is a type (`command.rs`): one per command, in one file per
+//! aggregate (`account.rs`, `transfer.rs`, `user.rs`). Its `plan` loads the
+//! aggregate(s) through a cached [`Repository`] and calls the pure
+//! `decide` of `crate::domain`; `Commands::execute` (`execute.rs`) runs
+//! every command the same way: the command log, the locks, the append with
+//! the versions it loaded, retries after a lost race.
 
 mod account;
+mod command;
 mod error;
 mod execute;
 mod history;
@@ -18,8 +21,9 @@ mod user;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-pub use account::{CloseAccount, Deposit, OpenAccount, Withdraw};
-pub use error::CommandError;
+pub use account::{CloseAccount, Deposit, Movement, OpenAccount, Withdraw};
+pub use command::{Command, Plan};
+pub use error::{CommandError, Rejection};
 pub use history::AsOf;
 pub use repository::{Loaded, Repository};
 pub use transfer::TransferMoney;
@@ -31,7 +35,13 @@ use crate::domain::{Aggregate, DomainEvent, Snapshot};
 use crate::store::{
     AppendOutcome, EventStore, ExpectedVersion, NewEvent, RecordedEvent, StreamAppend, StreamId,
 };
-use execute::Plan;
+
+/// The categories whose streams only their aggregate's commands write.
+pub const AGGREGATE_CATEGORIES: [&str; 3] = [
+    Account::CATEGORY,
+    User::CATEGORY,
+    EmailReservation::CATEGORY,
+];
 
 /// Who sent a command and why: becomes every event's metadata.
 #[derive(Clone, Debug)]
@@ -92,7 +102,7 @@ pub struct CommandOutput {
 }
 
 /// A state to cache once the append that produced it has committed.
-pub(crate) enum CacheUpdate {
+pub enum CacheUpdate {
     Account(StreamId, Account),
     User(StreamId, User),
     Email(StreamId, EmailReservation),
@@ -172,7 +182,7 @@ async fn remember<A: Snapshot>(
 }
 
 /// The stream of aggregate `A` with id `id`, e.g. `account-42`.
-fn stream_of<A: Aggregate>(id: &str) -> Result<StreamId, CommandError> {
+pub(crate) fn stream_of<A: Aggregate>(id: &str) -> Result<StreamId, CommandError> {
     if id.trim().is_empty() {
         return Err(CommandError::invalid(format!(
             "{} id must not be empty",
@@ -180,12 +190,6 @@ fn stream_of<A: Aggregate>(id: &str) -> Result<StreamId, CommandError> {
         )));
     }
     Ok(StreamId::parse(format!("{}-{id}", A::CATEGORY))?)
-}
-
-/// The key a command on aggregate `A` with id `id` serializes on (its
-/// stream id, whether or not the id is valid: validation comes later).
-fn lock_key<A: Aggregate>(id: &str) -> String {
-    format!("{}-{id}", A::CATEGORY)
 }
 
 /// The store's expectation for a stream loaded at `version`.
@@ -206,7 +210,7 @@ fn to_new_events<E: DomainEvent>(
         .iter()
         .map(|event| {
             let (event_type, data) = event.to_parts().map_err(|err| {
-                CommandError::Internal(format!("cannot serialize {event:?}: {err}"))
+                CommandError::internal(format!("cannot serialize {event:?}: {err}"))
             })?;
             let mut new = NewEvent::new(event_type.clone(), data).with_metadata(ctx.metadata());
             new.schema_version = E::schema_version(&event_type);

@@ -74,11 +74,11 @@ impl<A: Snapshot> Repository<A> {
         if loaded.version == expected {
             Ok(loaded)
         } else {
-            Err(CommandError::Conflict {
-                stream: stream.to_string(),
+            Err(CommandError::conflict(
+                stream.to_string(),
                 expected,
-                actual: loaded.version,
-            })
+                loaded.version,
+            ))
         }
     }
 
@@ -174,7 +174,7 @@ impl<A: Snapshot> Repository<A> {
 /// state folded from it could break the aggregate's rules.
 pub fn decode<A: Aggregate>(recorded: &RecordedEvent) -> Result<A::Event, CommandError> {
     let unreadable = |why: &dyn std::fmt::Display| {
-        CommandError::Internal(format!(
+        CommandError::internal(format!(
             "event {} of stream {} (version {}, type {}) cannot be read: {why}",
             recorded.id, recorded.stream_id, recorded.version, recorded.event_type
         ))

@@ -82,7 +82,7 @@ fn snapshot_of<A: Snapshot>(
     loaded: &Loaded<A>,
 ) -> Result<StoredSnapshot, CommandError> {
     let state = serde_json::to_value(&loaded.state).map_err(|err| {
-        CommandError::Internal(format!("cannot serialize the state of {stream}: {err}"))
+        CommandError::internal(format!("cannot serialize the state of {stream}: {err}"))
     })?;
     Ok(StoredSnapshot {
         stream_id: stream.to_string(),

@@ -8,10 +8,9 @@
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{
-    CacheUpdate, CommandContext, CommandError, CommandOutput, Commands, Plan, append_of, lock_key,
-    stream_of,
-};
+use super::account::lock_of;
+use super::command::{Command, Plan};
+use super::{CacheUpdate, CommandContext, CommandError, Commands, append_of, stream_of};
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, Transfer, decide_transfer};
 use crate::domain::money::Amount;
@@ -23,56 +22,49 @@ pub struct TransferMoney {
     pub to_account_id: String,
     pub amount: String,
     pub description: Option<String>,
+    /// One id for both sides and for every retry of this command.
+    #[serde(skip)]
+    transfer_id: Uuid,
 }
 
-impl Commands {
-    pub async fn transfer(
-        &self,
-        ctx: &CommandContext,
-        input: TransferMoney,
-    ) -> Result<CommandOutput, CommandError> {
-        // One id for both sides and for every retry of this command.
-        let transfer_id = Uuid::new_v4();
-        let logged = serde_json::to_value(&input).unwrap_or_default();
-        let input = &input;
-        let keys = [
-            lock_key::<Account>(&input.from_account_id),
-            lock_key::<Account>(&input.to_account_id),
-        ];
-        self.run(
-            ctx,
-            "transfer",
-            logged,
-            false,
-            &[&keys[0], &keys[1]],
-            move || {
-                Box::pin(async move {
-                    let transfer = Transfer {
-                        transfer_id,
-                        amount: Amount::parse(&input.amount)?,
-                        description: input.description.clone(),
-                    };
-                    self.decide_transfer(ctx, input, &transfer).await
-                })
-            },
-        )
-        .await
+impl TransferMoney {
+    pub fn new(
+        from_account_id: String,
+        to_account_id: String,
+        amount: String,
+        description: Option<String>,
+    ) -> Self {
+        Self {
+            from_account_id,
+            to_account_id,
+            amount,
+            description,
+            transfer_id: Uuid::new_v4(),
+        }
+    }
+}
+
+impl Command for TransferMoney {
+    const NAME: &'static str = "transfer";
+
+    fn locks(&self) -> Vec<String> {
+        vec![lock_of(&self.from_account_id), lock_of(&self.to_account_id)]
     }
 
-    async fn decide_transfer(
-        &self,
-        ctx: &CommandContext,
-        input: &TransferMoney,
-        transfer: &Transfer,
-    ) -> Result<Plan, CommandError> {
-        let (from_id, to_id) = (input.from_account_id.as_str(), input.to_account_id.as_str());
+    async fn plan(&self, ctx: &CommandContext, commands: &Commands) -> Result<Plan, CommandError> {
+        let transfer = Transfer {
+            transfer_id: self.transfer_id,
+            amount: Amount::parse(&self.amount)?,
+            description: self.description.clone(),
+        };
+        let (from_id, to_id) = (self.from_account_id.as_str(), self.to_account_id.as_str());
         let from_stream = stream_of::<Account>(from_id)?;
         let to_stream = stream_of::<Account>(to_id)?;
         let (from, to) = tokio::try_join!(
-            self.accounts.load(&from_stream),
-            self.accounts.load(&to_stream)
+            commands.accounts.load(&from_stream),
+            commands.accounts.load(&to_stream)
         )?;
-        let (debit, credit) = decide_transfer(from_id, &from.state, to_id, &to.state, transfer)?;
+        let (debit, credit) = decide_transfer(from_id, &from.state, to_id, &to.state, &transfer)?;
         let appends = [
             append_of(&from_stream, &from, &debit, ctx)?,
             append_of(&to_stream, &to, &credit, ctx)?,

@@ -2,29 +2,47 @@
 //!
 //! An email belongs to at most one live user. That rule spans users, so it
 //! lives on a reservation stream per email (`useremail-{hash}`), appended in
-//! the same atomic append as the user's own events: registering reserves,
-//! changing the email releases the old one and reserves the new one,
-//! deleting releases. Two users racing for one email both expect the
-//! reservation's version; one wins, the other sees ALREADY_EXISTS on retry.
+//! the same atomic append as the user's own events: the domain says which
+//! reservations a command moves (`domain::user::email_moves`), and each is
+//! decided on its reservation here. Two users racing for one email both
+//! expect the reservation's version; one wins, the other sees
+//! ALREADY_EXISTS on retry.
 
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::command::{Command, Plan};
 use super::{
-    CacheUpdate, CommandContext, CommandError, CommandOutput, Commands, Plan, append_of, lock_key,
-    single_plan, stream_of,
+    CacheUpdate, CommandContext, CommandError, Commands, append_of, single_plan, stream_of,
 };
 use crate::domain::Aggregate;
-use crate::domain::user::{EmailCommand, User, UserCommand, email_stream_id, normalize_email};
+use crate::domain::user::{User, UserCommand, email_moves, email_stream_id};
 use crate::store::StreamId;
 
 #[derive(Clone, Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterUser {
-    /// Generated when absent.
+    /// The client's id for the user; one is generated when absent.
     pub user_id: Option<String>,
     pub email: String,
     pub name: String,
+    /// The id the user gets, chosen once for every retry; not logged.
+    #[serde(skip)]
+    id: String,
+}
+
+impl RegisterUser {
+    pub fn new(user_id: Option<String>, email: String, name: String) -> Self {
+        let id = user_id
+            .clone()
+            .unwrap_or_else(|| Uuid::new_v4().to_string());
+        Self {
+            user_id,
+            email,
+            name,
+            id,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -43,166 +61,89 @@ pub struct DeleteUser {
     pub expected_version: Option<i64>,
 }
 
-impl Commands {
-    pub async fn register_user(
-        &self,
-        ctx: &CommandContext,
-        input: RegisterUser,
-    ) -> Result<CommandOutput, CommandError> {
-        let user_id = input
-            .user_id
-            .clone()
-            .unwrap_or_else(|| Uuid::new_v4().to_string());
-        let logged = serde_json::to_value(&input).unwrap_or_default();
-        let input = &input;
-        let user_id = &user_id;
-        let key = lock_key::<User>(user_id);
-        self.run(ctx, "registerUser", logged, false, &[&key], move || {
-            Box::pin(async move {
-                let command = UserCommand::Register {
-                    email: input.email.clone(),
-                    name: input.name.clone(),
-                };
-                let email = normalize_email(&input.email)?;
-                self.decide_user(ctx, user_id, None, &command, None, Some(&email))
-                    .await
-            })
-        })
-        .await
+impl Command for RegisterUser {
+    const NAME: &'static str = "registerUser";
+
+    fn locks(&self) -> Vec<String> {
+        vec![lock_of(&self.id)]
     }
 
-    pub async fn update_user(
-        &self,
-        ctx: &CommandContext,
-        input: UpdateUser,
-    ) -> Result<CommandOutput, CommandError> {
-        let logged = serde_json::to_value(&input).unwrap_or_default();
-        let input = &input;
-        let key = lock_key::<User>(&input.user_id);
-        self.run(
-            ctx,
-            "updateUser",
-            logged,
-            input.expected_version.is_some(),
-            &[&key],
-            move || {
-                Box::pin(async move {
-                    let command = UserCommand::Update {
-                        email: input.email.clone(),
-                        name: input.name.clone(),
-                    };
-                    let new_email = input.email.as_deref().map(normalize_email).transpose()?;
-                    let stream = stream_of::<User>(&input.user_id)?;
-                    let current = self
-                        .users
-                        .load_expecting(&stream, input.expected_version)
-                        .await?;
-                    let old_email = current.state.email.clone();
-                    // Only a real change of address moves the reservation.
-                    let moving = new_email
-                        .as_ref()
-                        .filter(|e| **e != old_email && current.state.registered);
-                    let release = moving.map(|_| old_email.as_str());
-                    self.decide_user(
-                        ctx,
-                        &input.user_id,
-                        input.expected_version,
-                        &command,
-                        release,
-                        moving.map(|s| s.as_str()),
-                    )
-                    .await
-                })
-            },
-        )
-        .await
+    async fn plan(&self, ctx: &CommandContext, commands: &Commands) -> Result<Plan, CommandError> {
+        let register = UserCommand::Register {
+            email: self.email.clone(),
+            name: self.name.clone(),
+        };
+        decide(commands, ctx, &self.id, None, &register).await
+    }
+}
+
+impl Command for UpdateUser {
+    const NAME: &'static str = "updateUser";
+
+    fn locks(&self) -> Vec<String> {
+        vec![lock_of(&self.user_id)]
     }
 
-    pub async fn delete_user(
-        &self,
-        ctx: &CommandContext,
-        input: DeleteUser,
-    ) -> Result<CommandOutput, CommandError> {
-        let logged = serde_json::to_value(&input).unwrap_or_default();
-        let input = &input;
-        let key = lock_key::<User>(&input.user_id);
-        self.run(
-            ctx,
-            "deleteUser",
-            logged,
-            input.expected_version.is_some(),
-            &[&key],
-            move || {
-                Box::pin(async move {
-                    let stream = stream_of::<User>(&input.user_id)?;
-                    let current = self
-                        .users
-                        .load_expecting(&stream, input.expected_version)
-                        .await?;
-                    let email = current.state.email.clone();
-                    let release = (current.state.registered && !current.state.deleted)
-                        .then_some(email.as_str());
-                    self.decide_user(
-                        ctx,
-                        &input.user_id,
-                        input.expected_version,
-                        &UserCommand::Delete,
-                        release,
-                        None,
-                    )
-                    .await
-                })
-            },
-        )
-        .await
+    fn expected_version(&self) -> Option<i64> {
+        self.expected_version
     }
 
-    /// Decides `command` on the user, then releases and reserves emails as
-    /// given, all in one plan.
-    async fn decide_user(
-        &self,
-        ctx: &CommandContext,
-        user_id: &str,
-        expected: Option<i64>,
-        command: &UserCommand,
-        release: Option<&str>,
-        reserve: Option<&str>,
-    ) -> Result<Plan, CommandError> {
-        let stream = stream_of::<User>(user_id)?;
-        let loaded = self.users.load_expecting(&stream, expected).await?;
-        let events = loaded.state.decide(command)?;
-        let mut plan = single_plan(stream, loaded, events, ctx, CacheUpdate::User)?;
-        if plan.appends.is_empty() {
-            return Ok(plan);
+    async fn plan(&self, ctx: &CommandContext, commands: &Commands) -> Result<Plan, CommandError> {
+        let update = UserCommand::Update {
+            email: self.email.clone(),
+            name: self.name.clone(),
+        };
+        decide(commands, ctx, &self.user_id, self.expected_version, &update).await
+    }
+}
+
+impl Command for DeleteUser {
+    const NAME: &'static str = "deleteUser";
+
+    fn locks(&self) -> Vec<String> {
+        vec![lock_of(&self.user_id)]
+    }
+
+    fn expected_version(&self) -> Option<i64> {
+        self.expected_version
+    }
+
+    async fn plan(&self, ctx: &CommandContext, commands: &Commands) -> Result<Plan, CommandError> {
+        let delete = UserCommand::Delete;
+        decide(commands, ctx, &self.user_id, self.expected_version, &delete).await
+    }
+}
+
+fn lock_of(id: &str) -> String {
+    format!("{}-{id}", User::CATEGORY)
+}
+
+/// Loads the user once, decides `command` on it, then decides the email
+/// reservations it moves, all in one plan.
+async fn decide(
+    commands: &Commands,
+    ctx: &CommandContext,
+    user_id: &str,
+    expected: Option<i64>,
+    command: &UserCommand,
+) -> Result<Plan, CommandError> {
+    let stream = stream_of::<User>(user_id)?;
+    let loaded = commands.users.load_expecting(&stream, expected).await?;
+    let events = loaded.state.decide(command)?;
+    let moves = email_moves(&loaded.state, command)?;
+    let mut plan = single_plan(stream, loaded, events, ctx, CacheUpdate::User)?;
+    if plan.appends.is_empty() {
+        return Ok(plan);
+    }
+    for (email, move_command) in moves.commands(user_id) {
+        let stream = StreamId::parse(email_stream_id(&email))?;
+        let reservation = commands.emails.load(&stream).await?;
+        let events = reservation.state.decide(&move_command)?;
+        if let Some(append) = append_of(&stream, &reservation, &events, ctx)? {
+            plan.appends.push(append);
+            plan.cache
+                .push(CacheUpdate::Email(stream, reservation.state.fold(&events)));
         }
-        let moves = [
-            release.map(|e| {
-                (
-                    e,
-                    EmailCommand::Release {
-                        user_id: user_id.to_owned(),
-                    },
-                )
-            }),
-            reserve.map(|e| {
-                (
-                    e,
-                    EmailCommand::Reserve {
-                        user_id: user_id.to_owned(),
-                    },
-                )
-            }),
-        ];
-        for (email, command) in moves.into_iter().flatten() {
-            let stream = StreamId::parse(email_stream_id(email))?;
-            let loaded = self.emails.load(&stream).await?;
-            let events = loaded.state.decide(&command)?;
-            if let Some(append) = append_of(&stream, &loaded, &events, ctx)? {
-                plan.appends.push(append);
-                plan.cache
-                    .push(CacheUpdate::Email(stream, loaded.state.fold(&events)));
-            }
-        }
-        Ok(plan)
     }
+    Ok(plan)
 }

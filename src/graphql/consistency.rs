@@ -8,7 +8,7 @@ use async_graphql::Context;
 use super::ApiError;
 use super::scalars::Long;
 use crate::config::Limits;
-use crate::projections::{Projections, ProjectionsError};
+use crate::projections::Projections;
 
 /// Waits (bounded by `--consistency-timeout-ms`) for `projections` to reach
 /// `min_position`; woken by the projectors, never by polling.
@@ -31,7 +31,6 @@ pub async fn reflect(
         .wait_for(projections, position, timeout)
         .await
         .map_err(|err| match err {
-            err @ ProjectionsError::Timeout { .. } => ApiError::ConsistencyTimeout(err.to_string()),
-            other => ApiError::Internal(other.to_string()),
+            other => other.into(),
         })
 }

@@ -1,178 +1,94 @@
 //! The one place where an error becomes a GraphQL error with an
-//! `extensions.code`. Resolvers return `Result<T, ApiError>`; lower layers'
-//! errors convert into it with `?`.
+//! `extensions.code`. Resolvers return `Result<T, ApiError>`; every lower
+//! layer's error converts into it with `?`, by variant.
+//!
+//! An internal error gets its id here, and the client only that id; the
+//! detail travels inside the GraphQL error (its `source`, never
+//! serialized) to where the response is built, which logs it
+//! ([`finish`]), as axum's error-handling example logs in one place.
 //!
 //! `ApiError` deliberately does not implement `Display`: async-graphql
 //! turns anything displayable into an error without a code, and that
 //! conversion must not be picked by accident.
 
-use async_graphql::{ErrorExtensions, InputType, InputValueError};
+use std::sync::Arc;
+
+use async_graphql::{ErrorExtensionValues, InputType, InputValueError};
+use sea_orm::DbErr;
 use uuid::Uuid;
 
-use crate::commands::CommandError;
+use crate::commands::{CommandError, Rejection};
+use crate::error_code::ErrorCode;
 use crate::projections::ProjectionsError;
 use crate::store::StoreError;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ApiError {
-    /// `BAD_USER_INPUT`: the request is malformed; nothing changed.
-    BadUserInput(String),
-    /// `NOT_FOUND`.
-    NotFound(String),
-    /// `ALREADY_EXISTS`.
-    AlreadyExists(String),
-    /// `CONCURRENCY_CONFLICT`, with the expected and actual version.
+    /// A request refused: the code and a message for the client; nothing
+    /// changed.
+    Refused { code: ErrorCode, message: String },
+    /// `CONCURRENCY_CONFLICT`, with the stream and both versions.
     Conflict {
         stream: String,
         expected: i64,
         actual: i64,
     },
-    /// `INSUFFICIENT_FUNDS`.
-    InsufficientFunds(String),
-    /// `ACCOUNT_CLOSED`.
-    AccountClosed(String),
-    /// `CONSISTENCY_TIMEOUT`: a read-your-writes wait ran out.
-    ConsistencyTimeout(String),
-    /// A rejection recorded in the command log, returned again to a retry
-    /// with its original code and message.
-    Replayed { code: String, message: String },
     /// `INTERNAL`: the detail is logged, never sent.
     Internal(String),
 }
 
 impl ApiError {
-    pub fn bad_input(message: impl Into<String>) -> Self {
-        Self::BadUserInput(message.into())
-    }
-
-    pub fn code(&self) -> &str {
-        match self {
-            Self::BadUserInput(_) => BAD_USER_INPUT,
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::AlreadyExists(_) => "ALREADY_EXISTS",
-            Self::Conflict { .. } => "CONCURRENCY_CONFLICT",
-            Self::InsufficientFunds(_) => "INSUFFICIENT_FUNDS",
-            Self::AccountClosed(_) => "ACCOUNT_CLOSED",
-            Self::ConsistencyTimeout(_) => "CONSISTENCY_TIMEOUT",
-            Self::Replayed { code, .. } => code,
-            Self::Internal(_) => "INTERNAL",
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self::Refused {
+            code,
+            message: message.into(),
         }
     }
 
-    /// The error a code names (for a command whose rejection is replayed
-    /// from the command log).
-    fn from_code(code: &str, message: String) -> Self {
-        match code {
-            "BAD_USER_INPUT" => Self::BadUserInput(message),
-            "NOT_FOUND" => Self::NotFound(message),
-            "ALREADY_EXISTS" => Self::AlreadyExists(message),
-            "INSUFFICIENT_FUNDS" => Self::InsufficientFunds(message),
-            "ACCOUNT_CLOSED" => Self::AccountClosed(message),
-            _ => Self::Internal(message),
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::BadUserInput, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::NotFound, message)
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Refused { code, .. } => *code,
+            Self::Conflict { .. } => ErrorCode::ConcurrencyConflict,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
 
 impl From<CommandError> for ApiError {
     fn from(err: CommandError) -> Self {
-        let message = err.to_string();
         match err {
-            CommandError::Conflict {
+            CommandError::Rejected(Rejection::Conflict {
                 stream,
                 expected,
                 actual,
-            } => Self::Conflict {
+            }) => Self::Conflict {
                 stream,
                 expected,
                 actual,
             },
-            CommandError::Store(store) => store.into(),
-            CommandError::Replayed { code, message } => Self::Replayed { code, message },
-            other => Self::from_code(other.code(), message),
-        }
-    }
-}
-
-pub(crate) const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
-
-/// Marks a scalar's parse error as `BAD_USER_INPUT`. async-graphql parses
-/// custom scalars (a `Long` given as `"abc"`, say) only when the field
-/// runs, and reports a failure there with no code; the code set here
-/// survives the enclosing input objects and lists.
-pub(crate) fn bad_input_value<T: InputType>(err: InputValueError<T>) -> InputValueError<T> {
-    err.with_extension("code", BAD_USER_INPUT)
-}
-
-/// Errors that async-graphql raises itself (a syntax error, an unknown
-/// field, an argument of the wrong type, a query too deep) carry no code;
-/// they are all the client's to fix.
-pub(crate) fn code_request_errors(response: &mut async_graphql::Response) {
-    for err in &mut response.errors {
-        let extensions = err.extensions.get_or_insert_with(Default::default);
-        if extensions.get("code").is_none() {
-            extensions.set("code", BAD_USER_INPUT);
+            CommandError::Rejected(rejection) => Self::new(rejection.code(), rejection.to_string()),
+            CommandError::Failed(failure) => Self::Internal(failure.to_string()),
         }
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::Invalid(message) => Self::BadUserInput(message),
-            StoreError::Conflict {
-                stream,
-                expected,
-                actual,
-            } => Self::Conflict {
-                stream,
-                expected,
-                actual,
-            },
-            err @ StoreError::DuplicateEventId { .. } => Self::AlreadyExists(err.to_string()),
-            err @ (StoreError::Unavailable
-            | StoreError::Database(_)
-            | StoreError::CommandRecorded(_)) => Self::Internal(err.to_string()),
-        }
+        CommandError::from(err).into()
     }
 }
 
-impl From<ApiError> for async_graphql::Error {
-    fn from(err: ApiError) -> Self {
-        let code = err.code().to_owned();
-        match err {
-            ApiError::BadUserInput(m)
-            | ApiError::NotFound(m)
-            | ApiError::AlreadyExists(m)
-            | ApiError::InsufficientFunds(m)
-            | ApiError::AccountClosed(m)
-            | ApiError::ConsistencyTimeout(m) => {
-                async_graphql::Error::new(m).extend_with(|_, e| e.set("code", code.as_str()))
-            }
-            ApiError::Conflict {
-                stream,
-                expected,
-                actual,
-            } => async_graphql::Error::new(format!(
-                "concurrency conflict on stream {stream}: expected version {expected}, actual {actual}"
-            ))
-            .extend_with(|_, e| {
-                e.set("code", code);
-                e.set("streamId", stream.as_str());
-                e.set("expected", expected);
-                e.set("actual", actual);
-            }),
-            ApiError::Replayed { code, message } => {
-                async_graphql::Error::new(message).extend_with(|_, e| e.set("code", code.as_str()))
-            }
-            ApiError::Internal(detail) => {
-                let id = Uuid::new_v4();
-                tracing::error!(error_id = %id, %detail, "internal error");
-                async_graphql::Error::new(format!("internal error (reference {id})")).extend_with(|_, e| {
-                    e.set("code", code);
-                    e.set("errorId", id.to_string());
-                })
-            }
-        }
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        Self::Internal(format!("database error: {err}"))
     }
 }
 
@@ -180,11 +96,125 @@ impl From<ProjectionsError> for ApiError {
     fn from(err: ProjectionsError) -> Self {
         match err {
             ProjectionsError::Unknown(name) => {
-                Self::NotFound(format!("no projection is named {name:?}"))
+                Self::not_found(format!("no projection is named {name:?}"))
             }
-            err @ ProjectionsError::Timeout { .. } => Self::ConsistencyTimeout(err.to_string()),
-            ProjectionsError::NothingToSkip(message) => Self::BadUserInput(message),
+            err @ ProjectionsError::Timeout { .. } => {
+                Self::new(ErrorCode::ConsistencyTimeout, err.to_string())
+            }
+            ProjectionsError::NothingToSkip(message) => Self::bad_input(message),
             other => Self::Internal(other.to_string()),
         }
+    }
+}
+
+/// What an internal error carries to where the response is built.
+#[derive(Debug)]
+struct InternalDetail {
+    id: Uuid,
+    detail: String,
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        let code = err.code();
+        let mut extensions = ErrorExtensionValues::default();
+        extensions.set("code", code.as_str());
+        let (message, source) = match err {
+            ApiError::Refused { message, .. } => (message, None),
+            ApiError::Conflict {
+                stream,
+                expected,
+                actual,
+            } => {
+                extensions.set("streamId", stream.as_str());
+                extensions.set("expected", expected);
+                extensions.set("actual", actual);
+                let message = format!(
+                    "concurrency conflict on stream {stream}: expected version {expected}, actual {actual}"
+                );
+                (message, None)
+            }
+            ApiError::Internal(detail) => {
+                let id = Uuid::new_v4();
+                extensions.set("errorId", id.to_string());
+                let source: Arc<dyn std::any::Any + Send + Sync> =
+                    Arc::new(InternalDetail { id, detail });
+                (format!("internal error (reference {id})"), Some(source))
+            }
+        };
+        async_graphql::Error {
+            message,
+            source,
+            extensions: Some(extensions),
+        }
+    }
+}
+
+/// Marks a scalar's parse error as `BAD_USER_INPUT`. async-graphql parses
+/// custom scalars (a `Long` given as `"abc"`, say) only when the field
+/// runs, and reports a failure there with no code; the code set here
+/// survives the enclosing input objects and lists.
+pub(crate) fn bad_input_value<T: InputType>(err: InputValueError<T>) -> InputValueError<T> {
+    err.with_extension("code", ErrorCode::BadUserInput.as_str())
+}
+
+/// Readies a response to be sent, wherever it is built (HTTP, WebSocket):
+/// errors that async-graphql raises itself (a syntax error, an unknown
+/// field, a query too deep) get `BAD_USER_INPUT`, being the client's to
+/// fix, and every internal error's detail is logged under the id its
+/// client got.
+pub(crate) fn finish(response: &mut async_graphql::Response) {
+    for err in &mut response.errors {
+        if let Some(internal) = err
+            .source
+            .as_ref()
+            .and_then(|s| s.downcast_ref::<InternalDetail>())
+        {
+            tracing::error!(error_id = %internal.id, detail = %internal.detail, "internal error");
+        }
+        let extensions = err.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", ErrorCode::BadUserInput.as_str());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_internal_error_sends_only_its_id_and_keeps_the_detail_for_the_log() {
+        let err: async_graphql::Error = ApiError::Internal("disk on fire".into()).into();
+        assert!(!err.message.contains("disk"), "{}", err.message);
+        let extensions = err.extensions.as_ref().unwrap();
+        assert_eq!(
+            extensions.get("code"),
+            Some(&async_graphql::Value::from("INTERNAL"))
+        );
+        let detail = err
+            .source
+            .as_ref()
+            .unwrap()
+            .downcast_ref::<InternalDetail>()
+            .unwrap();
+        assert_eq!(detail.detail, "disk on fire");
+        assert_eq!(
+            extensions.get("errorId"),
+            Some(&async_graphql::Value::from(detail.id.to_string()))
+        );
+    }
+
+    #[test]
+    fn store_refusals_keep_their_codes_and_failures_are_internal() {
+        let code = |err: StoreError| ApiError::from(err).code();
+        assert_eq!(code(StoreError::invalid("no")), ErrorCode::BadUserInput);
+        assert_eq!(code(StoreError::Unavailable), ErrorCode::Internal);
+        let conflict = StoreError::Conflict {
+            stream: "s".into(),
+            expected: 1,
+            actual: 2,
+        };
+        assert_eq!(code(conflict), ErrorCode::ConcurrencyConflict);
     }
 }

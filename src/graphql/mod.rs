@@ -22,7 +22,7 @@ use crate::config::Limits;
 use crate::projections::Projections;
 use crate::store::EventStore;
 
-pub(crate) use error::{ApiError, BAD_USER_INPUT, code_request_errors};
+pub(crate) use error::{ApiError, finish};
 pub(crate) use limits::{Refusal, check_text};
 pub(crate) use mutation::RequestMeta;
 use subscription::SubscriptionRoot;

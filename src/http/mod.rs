@@ -22,10 +22,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::config::RequestLimits;
+use crate::error_code::ErrorCode;
 use crate::graphql::RequestMeta;
 use crate::server::AppState;
 use request::Rejection;
-use response::{BAD_REQUEST, accepts, respond};
+use response::{accepts, respond};
 
 /// A client's correlation id, copied into every event its commands append.
 const CORRELATION_HEADER: &str = "x-correlation-id";
@@ -87,7 +88,7 @@ async fn graphql_get(State(state): State<AppState>, request: Request) -> Respons
         let mut response = response::error(
             &headers,
             StatusCode::METHOD_NOT_ALLOWED,
-            BAD_REQUEST,
+            ErrorCode::BadRequest,
             "mutations must be sent with POST",
         );
         response
@@ -127,7 +128,12 @@ async fn graphql_post(State(state): State<AppState>, headers: HeaderMap, body: B
             limits.max_batch_size,
             operations.len()
         );
-        return response::error(&headers, StatusCode::BAD_REQUEST, BAD_REQUEST, &message);
+        return response::error(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            &message,
+        );
     }
     let batch = match batch {
         BatchRequest::Single(one) => BatchRequest::Single(with_meta(one, &headers)),
@@ -144,7 +150,7 @@ async fn graphql_other(headers: HeaderMap) -> Response {
     let mut response = response::error(
         &headers,
         StatusCode::METHOD_NOT_ALLOWED,
-        BAD_REQUEST,
+        ErrorCode::BadRequest,
         "GraphQL is served with GET (queries) and POST",
     );
     response
@@ -154,7 +160,12 @@ async fn graphql_other(headers: HeaderMap) -> Response {
 }
 
 fn refuse(headers: &HeaderMap, rejection: Rejection) -> Response {
-    response::error(headers, rejection.status, BAD_REQUEST, &rejection.message)
+    response::error(
+        headers,
+        rejection.status,
+        ErrorCode::BadRequest,
+        &rejection.message,
+    )
 }
 
 /// Hands the resolvers what commands record from the request's headers.

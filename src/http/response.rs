@@ -9,12 +9,10 @@ use async_graphql::{BatchResponse, ErrorExtensionValues, ServerError};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::graphql::code_request_errors;
+use crate::error_code::ErrorCode;
+use crate::graphql::finish;
 
 pub const GRAPHQL_RESPONSE_JSON: &str = "application/graphql-response+json";
-
-/// Codes of errors that come from HTTP rather than from GraphQL.
-pub const BAD_REQUEST: &str = "BAD_REQUEST";
 
 /// GraphQL over HTTP: `application/graphql-response+json` when the client
 /// accepts it, with 400 for a request that never ran (parse or validation
@@ -24,12 +22,12 @@ pub fn respond(headers: &HeaderMap, mut response: BatchResponse, max_bytes: usiz
     let mut never_ran = false;
     match &mut response {
         BatchResponse::Single(one) => {
-            code_request_errors(one);
+            finish(one);
             never_ran = one.data == async_graphql::Value::Null
                 && !one.errors.is_empty()
                 && one.errors.iter().all(|e| e.path.is_empty());
         }
-        BatchResponse::Batch(all) => all.iter_mut().for_each(code_request_errors),
+        BatchResponse::Batch(all) => all.iter_mut().for_each(finish),
     }
     let status = if modern && never_ran {
         StatusCode::BAD_REQUEST
@@ -48,11 +46,11 @@ pub fn respond(headers: &HeaderMap, mut response: BatchResponse, max_bytes: usiz
 }
 
 /// A GraphQL-shaped error for a request that never reached GraphQL.
-pub fn error(headers: &HeaderMap, status: StatusCode, code: &str, message: &str) -> Response {
+pub fn error(headers: &HeaderMap, status: StatusCode, code: ErrorCode, message: &str) -> Response {
     json(
         headers,
         status,
-        error_body(message, |e| e.set("code", code)),
+        error_body(message, |e| e.set("code", code.as_str())),
     )
 }
 
@@ -66,7 +64,7 @@ pub fn internal(headers: &HeaderMap) -> Response {
 
 pub fn internal_with_id(headers: &HeaderMap, id: uuid::Uuid) -> Response {
     let body = error_body(&format!("internal error (reference {id})"), |e| {
-        e.set("code", "INTERNAL");
+        e.set("code", ErrorCode::Internal.as_str());
         e.set("errorId", id.to_string());
     });
     json(headers, StatusCode::INTERNAL_SERVER_ERROR, body)
@@ -77,7 +75,7 @@ fn too_large(headers: &HeaderMap, size: usize, max: usize) -> Response {
         "the response would be {size} bytes; the limit is {max}: ask for fewer items or fields"
     );
     let body = error_body(&message, |e| {
-        e.set("code", crate::graphql::BAD_USER_INPUT);
+        e.set("code", ErrorCode::BadUserInput.as_str());
         e.set("limit", "maxResponseBytes");
         e.set("max", max as u64);
     });

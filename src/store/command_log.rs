@@ -12,6 +12,8 @@ use sea_orm::{
 };
 use serde_json::Value;
 
+use crate::error_code::ErrorCode;
+
 /// A command riding on an append, recorded as SUCCEEDED with it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CommandEntry {
@@ -40,11 +42,16 @@ impl CommandStatus {
         }
     }
 
-    fn parse(s: &str) -> Self {
+    /// The status a stored text names; an unknown one is an error, never a
+    /// guess.
+    fn parse(s: &str) -> Result<Self, DbErr> {
         match s {
-            "SUCCEEDED" => Self::Succeeded,
-            "REJECTED" => Self::Rejected,
-            _ => Self::Failed,
+            "SUCCEEDED" => Ok(Self::Succeeded),
+            "REJECTED" => Ok(Self::Rejected),
+            "FAILED" => Ok(Self::Failed),
+            other => Err(DbErr::Type(format!(
+                "commands.status {other:?} is not a command status"
+            ))),
         }
     }
 }
@@ -55,7 +62,7 @@ pub struct CommandRecord {
     pub command_type: String,
     pub input: Value,
     pub status: CommandStatus,
-    pub error_code: Option<String>,
+    pub error_code: Option<ErrorCode>,
     pub error_message: Option<String>,
     pub stream_id: Option<String>,
     pub version: Option<i64>,
@@ -71,14 +78,14 @@ impl CommandRecord {
     pub fn without_events(
         entry: &CommandEntry,
         status: CommandStatus,
-        error: Option<(&str, &str)>,
+        error: Option<(ErrorCode, &str)>,
     ) -> Self {
         Self {
             id: entry.id.clone(),
             command_type: entry.command_type.clone(),
             input: entry.input.clone(),
             status,
-            error_code: error.map(|(code, _)| code.to_owned()),
+            error_code: error.map(|(code, _)| code),
             error_message: error.map(|(_, message)| message.to_owned()),
             stream_id: None,
             version: None,
@@ -96,14 +103,22 @@ impl CommandRecord {
     }
 }
 
-impl From<commands::Model> for CommandRecord {
-    fn from(m: commands::Model) -> Self {
-        Self {
+impl TryFrom<commands::Model> for CommandRecord {
+    type Error = DbErr;
+
+    fn try_from(m: commands::Model) -> Result<Self, DbErr> {
+        let error_code = match m.error_code.as_deref() {
+            None => None,
+            Some(text) => Some(ErrorCode::parse(text).ok_or_else(|| {
+                DbErr::Type(format!("commands.error_code {text:?} is not an error code"))
+            })?),
+        };
+        Ok(Self {
             id: m.id,
             command_type: m.command_type,
             input: m.input,
-            status: CommandStatus::parse(&m.status),
-            error_code: m.error_code,
+            status: CommandStatus::parse(&m.status)?,
+            error_code,
             error_message: m.error_message,
             stream_id: m.stream_id,
             version: m.version,
@@ -111,7 +126,7 @@ impl From<commands::Model> for CommandRecord {
             position: m.position,
             created_at: m.created_at,
             completed_at: m.completed_at,
-        }
+        })
     }
 }
 
@@ -121,7 +136,7 @@ fn active(r: &CommandRecord) -> commands::ActiveModel {
         command_type: Set(r.command_type.clone()),
         input: Set(r.input.clone()),
         status: Set(r.status.as_str().to_owned()),
-        error_code: Set(r.error_code.clone()),
+        error_code: Set(r.error_code.map(|code| code.as_str().to_owned())),
         error_message: Set(r.error_message.clone()),
         stream_id: Set(r.stream_id.clone()),
         version: Set(r.version),
@@ -148,9 +163,12 @@ pub(crate) async fn succeeded<C: ConnectionTrait>(
         .filter(commands::Column::Id.is_in(ids))
         .all(conn)
         .await?;
-    Ok(rows
+    let records = rows
         .into_iter()
-        .map(CommandRecord::from)
+        .map(CommandRecord::try_from)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(records
+        .into_iter()
         .filter(|r| r.status == CommandStatus::Succeeded)
         .collect())
 }
@@ -204,10 +222,11 @@ pub(crate) async fn record_without_events<C: ConnectionTrait>(
 }
 
 pub(crate) async fn get(db: &DatabaseConnection, id: &str) -> Result<Option<CommandRecord>, DbErr> {
-    Ok(commands::Entity::find_by_id(id.to_owned())
+    commands::Entity::find_by_id(id.to_owned())
         .one(db)
         .await?
-        .map(CommandRecord::from))
+        .map(CommandRecord::try_from)
+        .transpose()
 }
 
 /// Newest first; `before` is the (created_at, id) of the last row seen.
@@ -238,5 +257,5 @@ pub(crate) async fn list(
         .limit(limit)
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(CommandRecord::from).collect())
+    rows.into_iter().map(CommandRecord::try_from).collect()
 }

@@ -1,20 +1,25 @@
 //! Snapshots, time travel and upcasting, on both databases.
 
 use chronicle::{
-    AsOf, CommandContext, Commands, Deposit, ExpectedVersion, NewEvent, OpenAccount, StreamId,
+    AsOf, CommandContext, Commands, Deposit, ExpectedVersion, Movement, NewEvent, OpenAccount,
+    StreamId, Withdraw,
 };
 use proptest::prelude::*;
 use serde_json::json;
 
 use crate::common::{TestDb, TestServer, databases, error_code};
 
-fn deposit(account: &str, amount: &str) -> Deposit {
-    Deposit {
+fn movement(account: &str, amount: &str) -> Movement {
+    Movement {
         account_id: account.into(),
         amount: amount.into(),
         description: None,
         expected_version: None,
     }
+}
+
+fn deposit(account: &str, amount: &str) -> Deposit {
+    Deposit::new(movement(account, amount))
 }
 
 /// Writes events as an older Chronicle did: MoneyDeposited v1, in whole
@@ -145,18 +150,13 @@ async fn snapshots_of_another_state_shape_or_unreadable_ones_are_ignored() {
     for db in databases().await {
         let store = db.store().await;
         let commands = Commands::new(store.clone(), 100, 0);
-        let open = OpenAccount {
-            account_id: Some("s".into()),
-            owner: "S".into(),
-            initial_balance: Some("5".into()),
-            currency: None,
-        };
+        let open = OpenAccount::new(Some("s".into()), "S".into(), Some("5".into()), None);
         commands
-            .open_account(&CommandContext::fresh(), open)
+            .execute(&CommandContext::fresh(), open)
             .await
             .unwrap();
         commands
-            .deposit(&CommandContext::fresh(), deposit("s", "1"))
+            .execute(&CommandContext::fresh(), deposit("s", "1"))
             .await
             .unwrap();
         // An older shape claims a balance the events never had, and a
@@ -249,17 +249,17 @@ proptest! {
             let db = TestDb::sqlite();
             let store = db.store().await;
             let commands = Commands::new(store.clone(), 100, every);
-            let open = OpenAccount { account_id: Some("p".into()), owner: "P".into(), initial_balance: Some("100".into()), currency: None };
-            commands.open_account(&CommandContext::fresh(), open).await.unwrap();
+            let open = OpenAccount::new(Some("p".into()), "P".into(), Some("100".into()), None);
+            commands.execute(&CommandContext::fresh(), open).await.unwrap();
             for (is_deposit, cents) in &ops {
                 let amount = format!("{}.{:02}", cents / 100, cents % 100);
-                let input = deposit("p", &amount);
+                let input = movement("p", &amount);
                 // A refused withdrawal (insufficient funds) appends nothing.
                 let ctx = CommandContext::fresh();
                 let _ = if *is_deposit {
-                    commands.deposit(&ctx, input).await
+                    commands.execute(&ctx, Deposit::new(input)).await
                 } else {
-                    commands.withdraw(&ctx, input).await
+                    commands.execute(&ctx, Withdraw::new(input)).await
                 };
             }
             let reader = Commands::new(store.clone(), 100, 0);

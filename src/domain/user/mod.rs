@@ -3,11 +3,12 @@
 //! Where a command is decided: `decide.rs`. An email belongs to one user at
 //! a time; a user stream cannot see the others, so that rule is held by a
 //! second aggregate, the email's reservation (`email.rs`), which the caller
-//! decides beside the user.
+//! decides beside the user for each move `moves.rs` names.
 
 mod decide;
 mod email;
 mod events;
+mod moves;
 
 #[cfg(test)]
 mod tests;
@@ -19,6 +20,9 @@ pub use email::{EmailCommand, EmailReservation, email_stream_id, normalize_email
 #[allow(unused_imports)]
 pub use email::EmailEvent;
 pub use events::UserEvent;
+#[cfg(test)]
+pub use moves::EmailMoves;
+pub use moves::email_moves;
 
 use super::{Aggregate, DomainError};
 

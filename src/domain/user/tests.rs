@@ -189,3 +189,81 @@ fn users_live_in_the_user_category() {
     assert_eq!(User::CATEGORY, "user");
     assert_eq!(EmailReservation::CATEGORY, "useremail");
 }
+
+/// The moves of `command` on a user with `history`.
+#[track_caller]
+fn moves(history: &[UserEvent], command: UserCommand) -> EmailMoves {
+    let user = User::default().fold(history);
+    email_moves(&user, &command).expect("moves")
+}
+
+fn moved(release: Option<&str>, reserve: Option<&str>) -> EmailMoves {
+    EmailMoves {
+        release: release.map(Into::into),
+        reserve: reserve.map(Into::into),
+    }
+}
+
+#[test]
+fn registering_reserves_the_normalized_email() {
+    assert_eq!(
+        moves(&[], register(" Ada@Example.com ", "Ada")),
+        moved(None, Some("ada@example.com"))
+    );
+}
+
+#[test]
+fn changing_the_email_releases_the_old_and_reserves_the_new() {
+    assert_eq!(
+        moves(&[ada()], update(Some("Lovelace@Example.com"), None)),
+        moved(Some("ada@example.com"), Some("lovelace@example.com"))
+    );
+}
+
+#[test]
+fn an_update_to_the_same_email_or_of_the_name_moves_nothing() {
+    assert_eq!(
+        moves(&[ada()], update(Some(" ADA@example.com"), None)),
+        moved(None, None)
+    );
+    assert_eq!(
+        moves(&[ada()], update(None, Some("Ada L."))),
+        moved(None, None)
+    );
+}
+
+#[test]
+fn deleting_a_live_user_releases_its_email_and_a_deleted_one_nothing() {
+    assert_eq!(
+        moves(&[ada()], UserCommand::Delete),
+        moved(Some("ada@example.com"), None)
+    );
+    assert_eq!(
+        moves(&[ada(), deleted()], UserCommand::Delete),
+        moved(None, None)
+    );
+}
+
+#[test]
+fn releases_come_before_reservations() {
+    let order: Vec<(String, EmailCommand)> = moved(Some("old@x.com"), Some("new@x.com"))
+        .commands("u")
+        .collect();
+    assert_eq!(
+        order,
+        [
+            (
+                "old@x.com".to_owned(),
+                EmailCommand::Release {
+                    user_id: "u".into()
+                }
+            ),
+            (
+                "new@x.com".to_owned(),
+                EmailCommand::Reserve {
+                    user_id: "u".into()
+                }
+            ),
+        ]
+    );
+}

@@ -52,7 +52,7 @@ impl Refusal {
 
     pub fn into_server_error(self) -> ServerError {
         let mut extensions = async_graphql::ErrorExtensionValues::default();
-        extensions.set("code", crate::graphql::error::BAD_USER_INPUT);
+        extensions.set("code", crate::ErrorCode::BadUserInput.as_str());
         extensions.set("limit", self.limit);
         extensions.set("max", self.max as u64);
         let mut err = ServerError::new(self.message, self.pos);

@@ -2,8 +2,8 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 
-use super::{commands, context};
-use crate::commands::{CloseAccount, Deposit, OpenAccount, TransferMoney};
+use super::execute;
+use crate::commands::{CloseAccount, Deposit, Movement, OpenAccount, TransferMoney, Withdraw};
 use crate::graphql::ApiError;
 use crate::graphql::scalars::{Decimal, Long};
 use crate::graphql::types::CommandResult;
@@ -66,14 +66,13 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: OpenAccountInput,
     ) -> Result<CommandResult, ApiError> {
-        let command = context(ctx, input.command_id)?;
-        let open = OpenAccount {
-            account_id: input.account_id.map(|id| id.0),
-            owner: input.owner,
-            initial_balance: input.initial_balance.map(|d| d.0),
-            currency: input.currency,
-        };
-        Ok(commands(ctx).open_account(&command, open).await?.into())
+        let open = OpenAccount::new(
+            input.account_id.map(|id| id.0),
+            input.owner,
+            input.initial_balance.map(|d| d.0),
+            input.currency,
+        );
+        execute(ctx, input.command_id, open).await
     }
 
     async fn deposit(
@@ -81,14 +80,13 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: DepositInput,
     ) -> Result<CommandResult, ApiError> {
-        let command = context(ctx, input.command_id)?;
-        let deposit = movement(
+        let movement = movement(
             input.account_id,
             input.amount,
             input.description,
             input.expected_version,
         );
-        Ok(commands(ctx).deposit(&command, deposit).await?.into())
+        execute(ctx, input.command_id, Deposit::new(movement)).await
     }
 
     async fn withdraw(
@@ -96,14 +94,13 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: WithdrawInput,
     ) -> Result<CommandResult, ApiError> {
-        let command = context(ctx, input.command_id)?;
-        let withdraw = movement(
+        let movement = movement(
             input.account_id,
             input.amount,
             input.description,
             input.expected_version,
         );
-        Ok(commands(ctx).withdraw(&command, withdraw).await?.into())
+        execute(ctx, input.command_id, Withdraw::new(movement)).await
     }
 
     /// Atomic: both accounts' events commit together or not at all.
@@ -112,14 +109,13 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: TransferInput,
     ) -> Result<CommandResult, ApiError> {
-        let command = context(ctx, input.command_id)?;
-        let transfer = TransferMoney {
-            from_account_id: input.from_account_id.0,
-            to_account_id: input.to_account_id.0,
-            amount: input.amount.0,
-            description: input.description,
-        };
-        Ok(commands(ctx).transfer(&command, transfer).await?.into())
+        let transfer = TransferMoney::new(
+            input.from_account_id.0,
+            input.to_account_id.0,
+            input.amount.0,
+            input.description,
+        );
+        execute(ctx, input.command_id, transfer).await
     }
 
     async fn close_account(
@@ -127,12 +123,11 @@ impl AccountMutation {
         ctx: &Context<'_>,
         input: CloseAccountInput,
     ) -> Result<CommandResult, ApiError> {
-        let command = context(ctx, input.command_id)?;
         let close = CloseAccount {
             account_id: input.account_id.0,
             expected_version: input.expected_version.map(|v| v.0),
         };
-        Ok(commands(ctx).close_account(&command, close).await?.into())
+        execute(ctx, input.command_id, close).await
     }
 }
 
@@ -143,8 +138,8 @@ fn movement(
     amount: Decimal,
     description: Option<String>,
     expected: Option<Long>,
-) -> Deposit {
-    Deposit {
+) -> Movement {
+    Movement {
         account_id: account_id.0,
         amount: amount.0,
         description,

@@ -5,23 +5,12 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::domain::Aggregate;
-use crate::domain::account::Account;
-use crate::domain::user::{EmailReservation, User};
+use crate::commands::AGGREGATE_CATEGORIES;
 use crate::graphql::ApiError;
 use crate::graphql::scalars::{Json, Long};
 use crate::graphql::types::Event;
 use crate::store::{EventStore, ExpectedVersion, NewEvent, StreamId};
 
-/// Categories whose streams only their aggregate may write: a raw append
-/// there could break the aggregate's rules (a negative balance, a second
-/// user with one email). Streams of any other category are opaque to the
-/// aggregates: their events reach no upcaster and no read model.
-const AGGREGATE_CATEGORIES: &[&str] = &[
-    Account::CATEGORY,
-    User::CATEGORY,
-    EmailReservation::CATEGORY,
-];
 
 #[derive(InputObject)]
 pub struct EventInput {

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use async_graphql::{Context, ID, MergedObject};
 
-use crate::commands::{CommandContext, Commands};
+use crate::commands::{Command, CommandContext, Commands};
 use crate::graphql::ApiError;
+use crate::graphql::types::CommandResult;
 use crate::store::MAX_NAME_LEN;
 
 #[derive(Default, MergedObject)]
@@ -31,8 +32,16 @@ pub struct RequestMeta {
     pub actor: Option<String>,
 }
 
-fn commands<'a>(ctx: &Context<'a>) -> &'a Commands {
-    ctx.data_unchecked::<Arc<Commands>>()
+/// Runs `command` with the request's context: how every command
+/// mutation ends.
+async fn execute<C: Command>(
+    ctx: &Context<'_>,
+    command_id: Option<ID>,
+    command: C,
+) -> Result<CommandResult, ApiError> {
+    let context = context(ctx, command_id)?;
+    let commands = ctx.data_unchecked::<Arc<Commands>>();
+    Ok(commands.execute(&context, command).await?.into())
 }
 
 /// The context of one command: its id (the client's idempotency key, else

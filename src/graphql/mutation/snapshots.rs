@@ -27,7 +27,7 @@ impl SnapshotMutation {
         let commands = ctx.data_unchecked::<Arc<Commands>>();
         match commands.create_snapshot(&stream_id).await? {
             Some(snapshot) => Ok(snapshot.into()),
-            None => Err(ApiError::NotFound(format!(
+            None => Err(ApiError::not_found(format!(
                 "stream {} has no events",
                 stream_id.0
             ))),

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object};
 
-use super::{commands, context};
+use super::execute;
 use crate::commands::{DeleteUser, RegisterUser, UpdateUser};
 use crate::graphql::ApiError;
 use crate::graphql::scalars::Long;
@@ -42,16 +42,8 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: RegisterUserInput,
     ) -> Result<CommandResult, ApiError> {
-        let command = context(ctx, input.command_id)?;
-        let register = RegisterUser {
-            user_id: input.user_id.map(|id| id.0),
-            email: input.email,
-            name: input.name,
-        };
-        Ok(commands(ctx)
-            .register_user(&command, register)
-            .await?
-            .into())
+        let register = RegisterUser::new(input.user_id.map(|id| id.0), input.email, input.name);
+        execute(ctx, input.command_id, register).await
     }
 
     async fn update_user(
@@ -59,14 +51,13 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: UpdateUserInput,
     ) -> Result<CommandResult, ApiError> {
-        let command = context(ctx, input.command_id)?;
         let update = UpdateUser {
             user_id: input.user_id.0,
             email: input.email,
             name: input.name,
             expected_version: input.expected_version.map(|v| v.0),
         };
-        Ok(commands(ctx).update_user(&command, update).await?.into())
+        execute(ctx, input.command_id, update).await
     }
 
     async fn delete_user(
@@ -74,11 +65,10 @@ impl UserMutation {
         ctx: &Context<'_>,
         input: DeleteUserInput,
     ) -> Result<CommandResult, ApiError> {
-        let command = context(ctx, input.command_id)?;
         let delete = DeleteUser {
             user_id: input.user_id.0,
             expected_version: input.expected_version.map(|v| v.0),
         };
-        Ok(commands(ctx).delete_user(&command, delete).await?.into())
+        execute(ctx, input.command_id, delete).await
     }
 }

@@ -39,10 +39,7 @@ impl AccountsQuery {
         };
         reflect(ctx, reads, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
-        let found = row::Entity::find_by_id(id.0)
-            .one(db)
-            .await
-            .map_err(internal)?;
+        let found = row::Entity::find_by_id(id.0).one(db).await?;
         Ok(found.map(Account::from))
     }
 
@@ -75,8 +72,7 @@ impl AccountsQuery {
             .order_by(row::Column::AccountId, Order::Asc)
             .limit(limit as u64 + 1)
             .all(db)
-            .await
-            .map_err(internal)?;
+            .await?;
         let has_next = rows.len() > limit;
         rows.truncate(limit);
         let mut page = Connection::new(after.is_some(), has_next);
@@ -138,8 +134,4 @@ fn min_balance(min: &str) -> Result<Condition, ApiError> {
                 )
                 .add(row::Column::Balance.gte(bound(2)?)),
         ))
-}
-
-fn internal(err: sea_orm::DbErr) -> ApiError {
-    ApiError::Internal(err.to_string())
 }

@@ -50,8 +50,7 @@ impl DailySummariesQuery {
             .order_by_asc(row::Column::Date)
             .order_by_asc(row::Column::Currency)
             .all(ctx.data_unchecked::<EventStore>().db())
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .await?;
         rows.into_iter().map(DailySummary::try_from).collect()
     }
 }

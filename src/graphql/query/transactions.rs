@@ -45,8 +45,7 @@ impl TransactionsQuery {
             .order_by_desc(row::Column::Position)
             .limit(limit as u64 + 1)
             .all(db)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            .await?;
         transaction_page(rows, limit, before.is_some())
     }
 }

@@ -30,10 +30,7 @@ impl UsersQuery {
     ) -> Result<Option<User>, ApiError> {
         reflect(ctx, READS, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
-        let found = row::Entity::find_by_id(id.0)
-            .one(db)
-            .await
-            .map_err(internal)?;
+        let found = row::Entity::find_by_id(id.0).one(db).await?;
         Ok(found.map(User::from))
     }
 
@@ -58,8 +55,7 @@ impl UsersQuery {
             .order_by_asc(row::Column::UserId)
             .limit(limit as u64 + 1)
             .all(db)
-            .await
-            .map_err(internal)?;
+            .await?;
         let has_next = rows.len() > limit;
         rows.truncate(limit);
         let mut page = Connection::new(after.is_some(), has_next);
@@ -69,8 +65,4 @@ impl UsersQuery {
         );
         Ok(page)
     }
-}
-
-fn internal(err: sea_orm::DbErr) -> ApiError {
-    ApiError::Internal(err.to_string())
 }

@@ -103,7 +103,7 @@ impl Account {
             Some(siblings) => siblings.load(loader, &page).await,
             None => loader.load_one(page).await.map(Option::unwrap_or_default),
         }
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        .map_err(|e| ApiError::Internal(format!("loading transactions: {e}")))?;
         transaction_page(rows, limit, before.is_some())
     }
 }

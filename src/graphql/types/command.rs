@@ -85,7 +85,7 @@ impl From<StoredCommand> for CommandRecord {
             id: ID(r.id),
             command_type: r.command_type,
             status: r.status.into(),
-            error_code: r.error_code,
+            error_code: r.error_code.map(|code| code.as_str().to_owned()),
             error: r.error_message,
             stream_id: r.stream_id.map(ID),
             version: r.version.map(Long),

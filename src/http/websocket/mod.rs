@@ -102,5 +102,5 @@ async fn serve(
 }
 
 fn refuse(headers: &axum::http::HeaderMap, status: StatusCode, message: &str) -> Response {
-    super::response::error(headers, status, super::response::BAD_REQUEST, message)
+    super::response::error(headers, status, crate::ErrorCode::BadRequest, message)
 }

@@ -22,7 +22,7 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use tokio_stream::StreamMap;
 
 use super::protocol::{self, ClientMessage, Protocol, close};
-use crate::graphql::{ChronicleSchema, SubscriptionSlots, code_request_errors};
+use crate::graphql::{ChronicleSchema, SubscriptionSlots, finish};
 
 /// Messages written per flush at most, so a busy connection still flushes
 /// regularly.
@@ -198,7 +198,7 @@ impl Connection {
             self.answered.remove(&id);
             return self.send(protocol::complete(&id)).await;
         };
-        code_request_errors(&mut response);
+        finish(&mut response);
         let never_ran = response.data == async_graphql::Value::Null
             && !response.errors.is_empty()
             && response.errors.iter().all(|e| e.path.is_empty());
