@@ -30,7 +30,5 @@ pub async fn reflect(
     ctx.data_unchecked::<Projections>()
         .wait_for(projections, position, timeout)
         .await
-        .map_err(|err| match err {
-            other => other.into(),
-        })
+        .map_err(ApiError::from)
 }
