@@ -8,7 +8,9 @@
 //! projection reads: a batch reads up to the head it saw, and when it is
 //! not full, everything up to that head has been seen. So a read that asks
 //! for a position held by another category's event (a generic append)
-//! still finds the projection there.
+//! still finds the projection there. The head is the store's watch (this
+//! node's commits, no query); another node's commits move it when the idle
+//! poll reads the stored head.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -135,7 +137,12 @@ impl Runner {
                     None => return,
                 },
                 changed = head.changed(), if idle => if changed.is_err() { return },
-                () = tokio::time::sleep(wait) => {}
+                () = tokio::time::sleep(wait) => if idle {
+                    // Nothing woke it: look for other nodes' commits.
+                    if let Err(err) = self.store.stored_head().await {
+                        tracing::debug!(projection = self.projection.name(), %err, "idle poll of the head failed");
+                    }
+                }
             }
         }
     }
@@ -185,7 +192,7 @@ impl Runner {
 
     async fn read_batch(&self) -> Result<Batch, ProjectionError> {
         let after = self.checkpoint.position;
-        let head = self.store.stored_head().await?;
+        let head = self.store.head();
         if head <= after {
             return Ok(Batch {
                 events: Vec::new(),

@@ -57,6 +57,9 @@ pub struct EventStore {
     limits: EventLimits,
     writer: mpsc::Sender<writer::AppendJob>,
     head: watch::Receiver<i64>,
+    /// Shared with the writer, so that reading the stored head can move
+    /// the watch too (another node's commits).
+    head_tx: Arc<watch::Sender<i64>>,
     events: broadcast::Sender<Arc<[RecordedEvent]>>,
 }
 
@@ -75,9 +78,10 @@ impl EventStore {
     ) -> Result<Self, StoreError> {
         let head = commit::read_head(&db).await?;
         let (head_tx, head_rx) = watch::channel(head);
+        let head_tx = Arc::new(head_tx);
         let (events, _) = broadcast::channel(LIVE_BUFFER);
         let announce = writer::Announce {
-            head: head_tx,
+            head: head_tx.clone(),
             events: events.clone(),
         };
         let gate = WriteGate::new(&db);
@@ -89,6 +93,7 @@ impl EventStore {
             limits,
             writer,
             head: head_rx,
+            head_tx,
             events,
         })
     }
@@ -321,9 +326,12 @@ impl EventStore {
         self.events.subscribe()
     }
 
-    /// The head as stored, including other nodes' commits.
+    /// The head as stored, including other nodes' commits; the head watch
+    /// moves to it when it is further.
     pub async fn stored_head(&self) -> Result<i64, StoreError> {
-        Ok(commit::read_head(&self.db).await?)
+        let head = commit::read_head(&self.db).await?;
+        writer::advance(&self.head_tx, head);
+        Ok(head)
     }
 }
 

@@ -44,7 +44,7 @@ impl AppendJob {
 /// Where the writer announces what it committed.
 pub(crate) struct Announce {
     /// The head position, moved once per commit.
-    pub head: watch::Sender<i64>,
+    pub head: Arc<watch::Sender<i64>>,
     /// The events of each commit, in position order, for live subscribers.
     pub events: broadcast::Sender<Arc<[RecordedEvent]>>,
 }
@@ -159,8 +159,12 @@ fn publish(announce: &Announce, committed: &Committed) {
         // No receiver is not an error: nobody subscribes yet.
         let _ = announce.events.send(events.into());
     }
-    let position = committed.head;
-    announce.head.send_if_modified(|current| {
+    advance(&announce.head, committed.head);
+}
+
+/// Moves the head watch to `position` if that is further (never back).
+pub(crate) fn advance(head: &watch::Sender<i64>, position: i64) {
+    head.send_if_modified(|current| {
         let moved = position > *current;
         if moved {
             *current = position;

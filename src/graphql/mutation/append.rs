@@ -11,7 +11,6 @@ use crate::graphql::scalars::{Json, Long};
 use crate::graphql::types::Event;
 use crate::store::{EventStore, ExpectedVersion, NewEvent, StreamId};
 
-
 #[derive(InputObject)]
 pub struct EventInput {
     /// Optional client-chosen UUID, for idempotent retries.
