@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
-use chronicle::{AppState, DatabaseArgs, Limits};
+use chronicle::{AppState, Config, DatabaseArgs};
 use futures::{StreamExt, TryStreamExt};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use serde_json::{Value, json};
@@ -138,7 +138,7 @@ struct Target {
 
 impl Target {
     async fn open(args: DatabaseArgs) -> BenchResult<Self> {
-        let state = AppState::start(&args, Limits::default()).await?;
+        let state = AppState::start(&args, Config::default()).await?;
         let server_db = state.store.db().clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

@@ -33,7 +33,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use chronicle::{AppState, DatabaseArgs, ExpectedVersion, Limits, NewEvent, StreamId};
+use chronicle::{AppState, Config, DatabaseArgs, ExpectedVersion, NewEvent, StreamId};
 use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::json;
@@ -464,7 +464,7 @@ async fn main() -> BenchResult<()> {
         database_url: format!("sqlite://{}", dir.path().join("fanout.db").display()),
         ..DatabaseArgs::default()
     };
-    let state = AppState::start(&args, Limits::default()).await?;
+    let state = AppState::start(&args, Config::default()).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();

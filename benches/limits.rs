@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use chronicle::{AppState, DatabaseArgs, Limits};
+use chronicle::{AppState, Config, DatabaseArgs};
 use reqwest::header::CONTENT_TYPE;
 use serde_json::{Value, json};
 
@@ -101,7 +101,7 @@ fn cases() -> Vec<Case> {
 }
 
 async fn run(name: &str, args: &DatabaseArgs) {
-    let state = AppState::start(args, Limits::default())
+    let state = AppState::start(args, Config::default())
         .await
         .expect("start");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

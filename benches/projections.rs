@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chronicle::{
-    AppState, CommandContext, DatabaseArgs, Deposit, ExpectedVersion, Limits, Movement, NewEvent,
+    AppState, CommandContext, Config, DatabaseArgs, Deposit, ExpectedVersion, Movement, NewEvent,
     OpenAccount, StreamId,
 };
 use serde_json::json;
@@ -33,7 +33,7 @@ async fn main() {
 }
 
 async fn run(name: &str, args: &DatabaseArgs) {
-    let state = AppState::start(args, Limits::default())
+    let state = AppState::start(args, Config::default())
         .await
         .expect("start");
     let started = Instant::now();

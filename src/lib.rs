@@ -21,6 +21,7 @@
 //! The tables are SeaORM entities in the `entity` crate; their migrations
 //! are in the `migration` crate.
 
+mod app;
 mod commands;
 mod config;
 mod db;
@@ -30,27 +31,27 @@ mod graphql;
 mod http;
 mod metrics;
 mod projections;
-mod server;
 mod store;
 mod subscriptions;
 
+pub use app::{AppState, serve, store_config};
 pub use commands::{
     AsOf, CloseAccount, Command, CommandContext, CommandError, CommandOutput, Commands, DeleteUser,
     Deposit, Loaded, Movement, OpenAccount, RegisterUser, Repository, TransferMoney, UpdateUser,
     Withdraw,
 };
 pub use config::{
-    Cli, CliCommand, DEFAULT_DATABASE_URL, DatabaseArgs, EventLimits, Limits, RequestLimits,
-    ServeArgs,
+    ApiConfig, Cli, CliCommand, CommandConfig, Config, DEFAULT_DATABASE_URL, DatabaseArgs,
+    EventLimits, RequestLimits, ServeArgs, SubscriptionConfig,
 };
 pub use db::{connect, connect_and_migrate};
 pub use error_code::ErrorCode;
-pub use graphql::{ChronicleSchema, build_schema, sdl};
-pub use http::app;
+pub use graphql::{ChronicleSchema, SchemaParts, build_schema, sdl};
+pub use http::router;
 pub use projections::{ProjectionState, ProjectionStatus, Projections, ProjectionsError};
-pub use server::{AppState, serve};
 pub use store::{
     AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, Direction,
-    EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent, RecordedEvent, StoreError,
-    StoreStats, StoredSnapshot, StreamAppend, StreamId, StreamInfo, category_of,
+    EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent, RecordedEvent,
+    StoreConfig, StoreError, StoreStats, StoredSnapshot, StreamAppend, StreamId, StreamInfo,
+    Upcasters, category_of,
 };

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!("migrations are up to date");
         }
         CliCommand::Serve(args) => {
-            let state = AppState::start(&args.database, args.limits.clone()).await?;
+            let state = AppState::start(&args.database, args.config.clone()).await?;
             let listener = tokio::net::TcpListener::bind(args.listen).await?;
             tracing::info!(
                 "Chronicle listening on http://{} (GraphiQL at /, GraphQL at /graphql)",

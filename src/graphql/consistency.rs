@@ -7,7 +7,7 @@ use async_graphql::Context;
 
 use super::ApiError;
 use super::scalars::Long;
-use crate::config::Limits;
+use crate::config::ApiConfig;
 use crate::projections::Projections;
 
 /// Waits (bounded by `--consistency-timeout-ms`) for `projections` to reach
@@ -25,7 +25,7 @@ pub async fn reflect(
             "minPosition must be 0 or more, got {position}"
         )));
     }
-    let limits = ctx.data_unchecked::<Limits>();
+    let limits = ctx.data_unchecked::<ApiConfig>();
     let timeout = Duration::from_millis(limits.consistency_timeout_ms);
     ctx.data_unchecked::<Projections>()
         .wait_for(projections, position, timeout)

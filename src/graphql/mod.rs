@@ -18,9 +18,10 @@ use async_graphql::{Schema, SchemaBuilder};
 use std::sync::Arc;
 
 use crate::commands::Commands;
-use crate::config::Limits;
+use crate::config::Config;
 use crate::projections::Projections;
 use crate::store::EventStore;
+use crate::subscriptions::Hub;
 
 pub(crate) use error::{ApiError, finish};
 pub(crate) use limits::{Refusal, check_text};
@@ -38,29 +39,41 @@ pub(crate) fn builder() -> SchemaBuilder<query::Query, mutation::Mutation, Subsc
     )
 }
 
-/// The schema with its data; building it touches no database, and starts
-/// the subscription hub's task (so it must run inside the runtime).
-pub fn build_schema(
-    store: EventStore,
-    commands: Arc<Commands>,
-    projections: Projections,
-    limits: Limits,
-) -> ChronicleSchema {
-    let requests = &limits.requests;
+/// What the schema's resolvers work on, handed over by the composition
+/// root.
+pub struct SchemaParts {
+    pub store: EventStore,
+    pub commands: Arc<Commands>,
+    pub projections: Projections,
+    pub hub: Hub,
+    pub config: Config,
+}
+
+/// The schema with its data. Building it touches no database and starts
+/// nothing: every part is already running.
+pub fn build_schema(parts: SchemaParts) -> ChronicleSchema {
+    let SchemaParts {
+        store,
+        commands,
+        projections,
+        hub,
+        config,
+    } = parts;
+    let requests = &config.requests;
     builder()
         .extension(limits::Guard::new(requests.clone()))
-        .limit_depth(limits.max_query_depth)
+        .limit_depth(requests.max_query_depth)
         .limit_complexity(requests.max_complexity)
         .limit_directives(requests.max_directives)
         .data(DataLoader::new(
             loaders::TransactionsLoader::new(store.clone()),
             tokio::spawn,
         ))
-        .data(crate::subscriptions::Hub::start(store.clone()))
+        .data(hub)
         .data(store)
         .data(commands)
         .data(projections)
-        .data(limits)
+        .data(config.api)
         .finish()
 }
 

@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::ApiError;
-use crate::config::Limits;
+use crate::config::ApiConfig;
 
 /// What a cursor points at; the tag keeps one list's cursor from being
 /// silently accepted by another.
@@ -70,7 +70,7 @@ pub fn decode_text(cursor: &str) -> Result<String, ApiError> {
 /// how many it may return (the default page size when `first` is absent;
 /// a negative `first` is refused when the field runs).
 pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
-    let items = first.map_or(Limits::DEFAULT_PAGE_SIZE, |n| n.max(0) as usize);
+    let items = first.map_or(ApiConfig::DEFAULT_PAGE_SIZE, |n| n.max(0) as usize);
     items
         .max(1)
         .saturating_mul(child_complexity)
@@ -78,7 +78,7 @@ pub fn cost(first: Option<i32>, child_complexity: usize) -> usize {
 }
 
 /// The page size for `first`, within the configured limits.
-pub fn page_size(first: Option<i32>, limits: &Limits) -> Result<usize, ApiError> {
+pub fn page_size(first: Option<i32>, limits: &ApiConfig) -> Result<usize, ApiError> {
     match first {
         None => Ok(limits.default_page_size),
         Some(n) if n < 0 => Err(ApiError::bad_input(format!(
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn page_size_is_bounded() {
-        let limits = Limits::default();
+        let limits = ApiConfig::default();
         assert_eq!(page_size(None, &limits).unwrap(), 100);
         assert!(page_size(Some(-1), &limits).is_err());
         assert!(page_size(Some(1001), &limits).is_err());

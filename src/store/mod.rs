@@ -55,6 +55,7 @@ pub struct EventStore {
     gate: WriteGate,
     upcasters: Arc<Upcasters>,
     limits: EventLimits,
+    reserved: Arc<[&'static str]>,
     writer: mpsc::Sender<writer::AppendJob>,
     head: watch::Receiver<i64>,
     /// Shared with the writer, so that reading the stored head can move
@@ -66,16 +67,21 @@ pub struct EventStore {
 impl EventStore {
     /// Opens the store on a migrated database and starts its writer.
     pub async fn open(db: DatabaseConnection) -> Result<Self, StoreError> {
-        Self::open_with(db, Upcasters::standard(), EventLimits::default()).await
+        Self::open_with(db, StoreConfig::default()).await
     }
 
-    /// Opens the store with these upcasters for its reads and these bounds
-    /// on what an event may hold.
+    /// Opens the store with `config`: the upcasters for its reads, the
+    /// bounds on what an event may hold, the categories reserved to
+    /// commands.
     pub async fn open_with(
         db: DatabaseConnection,
-        upcasters: Upcasters,
-        limits: EventLimits,
+        config: StoreConfig,
     ) -> Result<Self, StoreError> {
+        let StoreConfig {
+            upcasters,
+            limits,
+            reserved_categories,
+        } = config;
         let head = commit::read_head(&db).await?;
         let (head_tx, head_rx) = watch::channel(head);
         let head_tx = Arc::new(head_tx);
@@ -91,6 +97,7 @@ impl EventStore {
             gate,
             upcasters: Arc::new(upcasters),
             limits,
+            reserved: reserved_categories.into(),
             writer,
             head: head_rx,
             head_tx,
@@ -145,6 +152,9 @@ impl EventStore {
     /// already succeeded, however close together the two attempts run.
     pub async fn submit(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
         validate(&request.streams, &self.limits)?;
+        if request.command.is_none() {
+            self.refuse_reserved(&request.streams)?;
+        }
         if let Some(command) = &request.command
             && (command.id.is_empty() || command.id.len() > MAX_NAME_LEN)
         {
@@ -332,6 +342,47 @@ impl EventStore {
         let head = commit::read_head(&self.db).await?;
         writer::advance(&self.head_tx, head);
         Ok(head)
+    }
+}
+
+impl EventStore {
+    /// An append that is not a command's may not touch a reserved
+    /// category, in any letter case: `Account-1` must not pass for an
+    /// account's stream with a reader that folds case.
+    fn refuse_reserved(&self, appends: &[StreamAppend]) -> Result<(), StoreError> {
+        for append in appends {
+            let category = append.stream.category();
+            if let Some(reserved) = self
+                .reserved
+                .iter()
+                .find(|r| r.eq_ignore_ascii_case(category))
+            {
+                return Err(StoreError::invalid(format!(
+                    "stream {} is in the {reserved} category, which only its aggregate's commands write",
+                    append.stream
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How a store is opened.
+pub struct StoreConfig {
+    pub upcasters: Upcasters,
+    pub limits: EventLimits,
+    /// Categories that only appends carrying a command (the command layer's)
+    /// may write. None by default: a bare store knows no aggregates.
+    pub reserved_categories: Vec<&'static str>,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        Self {
+            upcasters: Upcasters::standard(),
+            limits: EventLimits::default(),
+            reserved_categories: Vec::new(),
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use chronicle::{AppState, DatabaseArgs, EventStore, Limits};
+use chronicle::{AppState, Config, DatabaseArgs, EventStore};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
@@ -98,10 +98,10 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(db: &TestDb) -> Self {
-        Self::start_with(db, Limits::default()).await
+        Self::start_with(db, Config::default()).await
     }
 
-    pub async fn start_with(db: &TestDb, limits: Limits) -> Self {
+    pub async fn start_with(db: &TestDb, limits: Config) -> Self {
         let state = AppState::start(&db.args, limits).await.expect("start app");
         Self::serve(state).await
     }

@@ -2,7 +2,7 @@
 //! for random command sequences; pause, resume and rebuild; a failing
 //! projection stops at its event while the others go on.
 
-use chronicle::{ExpectedVersion, Limits, NewEvent, StreamId};
+use chronicle::{ExpectedVersion, NewEvent, StreamId};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Value, json};
@@ -163,10 +163,8 @@ fn every_read_model_equals_a_fold_of_the_log_after_random_commands() {
 #[tokio::test]
 async fn a_paused_projection_falls_behind_and_catches_up_when_resumed() {
     for db in databases().await {
-        let limits = Limits {
-            consistency_timeout_ms: 200,
-            ..Limits::default()
-        };
+        let mut limits = chronicle::Config::default();
+        limits.api.consistency_timeout_ms = 200;
         let server = TestServer::start_with(&db, limits).await;
         let opened = send(
             &server,

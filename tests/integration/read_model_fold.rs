@@ -206,8 +206,8 @@ pub fn fold(events: &[Value]) -> ReadModels {
 /// Server settings for tests that [`read`] every read model at once: one
 /// query asks for every account with every transaction, beyond what the
 /// default complexity bound admits.
-pub fn whole_read_models() -> chronicle::Limits {
-    let mut limits = chronicle::Limits::default();
+pub fn whole_read_models() -> chronicle::Config {
+    let mut limits = chronicle::Config::default();
     limits.requests.max_complexity = usize::MAX;
     limits
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use chronicle::{AppState, Limits};
+use chronicle::{AppState, Config};
 use serde_json::json;
 
 use crate::commands_support::{open_account, run};
@@ -31,7 +31,7 @@ async fn a_page_of_accounts_reads_their_transactions_in_a_bounded_number_of_stat
                 log.lock().unwrap().push(info.statement.sql.clone());
             }
         });
-        let state = AppState::start_on(conn, Limits::default())
+        let state = AppState::start_on(conn, Config::default())
             .await
             .expect("start");
         let server = TestServer::serve(state).await;

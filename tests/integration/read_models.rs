@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use chronicle::Limits;
+use chronicle::Config;
 use serde_json::{Value, json};
 
 use crate::commands_support::{open_account, run};
@@ -260,10 +260,8 @@ async fn a_read_with_min_position_sees_the_write_just_made() {
 #[tokio::test]
 async fn a_min_position_beyond_the_log_fails_with_consistency_timeout() {
     for db in databases().await {
-        let limits = Limits {
-            consistency_timeout_ms: 200,
-            ..Limits::default()
-        };
+        let mut limits = Config::default();
+        limits.api.consistency_timeout_ms = 200;
         let server = TestServer::start_with(&db, limits).await;
         open_account(&server, "f", "1.00", "USD").await;
         let ahead = head(&server).await + 1000;

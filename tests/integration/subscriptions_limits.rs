@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use chronicle::Limits;
+use chronicle::Config;
 use serde_json::json;
 use tokio_tungstenite::tungstenite::http::StatusCode;
 
@@ -16,10 +16,8 @@ use crate::ws_client::{Protocol, WAIT, WsClient, handshake, refusal};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_beyond_its_subscription_limit_gets_an_error_and_a_stop_frees_a_slot() {
-    let limits = Limits {
-        max_subscriptions_per_connection: 2,
-        ..Limits::default()
-    };
+    let mut limits = Config::default();
+    limits.subscriptions.max_subscriptions_per_connection = 2;
     for protocol in Protocol::ALL {
         for db in databases().await {
             let context = format!("on {} over {protocol}", db.name);
@@ -69,10 +67,8 @@ async fn a_connection_beyond_its_subscription_limit_gets_an_error_and_a_stop_fre
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_beyond_the_server_limit_is_refused_with_503_until_one_closes() {
-    let limits = Limits {
-        max_connections: 1,
-        ..Limits::default()
-    };
+    let mut limits = Config::default();
+    limits.subscriptions.max_connections = 1;
     for protocol in Protocol::ALL {
         for db in databases().await {
             let context = format!("on {} over {protocol}", db.name);

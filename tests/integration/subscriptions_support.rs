@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use chronicle::{AppState, AppendOutcome, EventStore, ExpectedVersion, Limits, NewEvent, StreamId};
+use chronicle::{AppState, AppendOutcome, Config, EventStore, ExpectedVersion, NewEvent, StreamId};
 use serde_json::{Value, json};
 
 use crate::common::{TestDb, TestServer};
@@ -17,10 +17,10 @@ pub const EVENT_APPENDED: &str = "subscription($filter: EventFilter, $after: Lon
 
 /// Starts the app on `db` and serves it; the state gives the test the store.
 pub async fn start(db: &TestDb) -> (AppState, TestServer) {
-    start_with(db, Limits::default()).await
+    start_with(db, Config::default()).await
 }
 
-pub async fn start_with(db: &TestDb, limits: Limits) -> (AppState, TestServer) {
+pub async fn start_with(db: &TestDb, limits: Config) -> (AppState, TestServer) {
     let state = AppState::start(&db.args, limits).await.expect("start app");
     let server = TestServer::serve(state.clone()).await;
     (state, server)
@@ -54,7 +54,7 @@ pub async fn pause_projections(server: &TestServer) {
 /// makes the server feel a stalled client after a few events, not after
 /// thousands.
 pub async fn start_with_send_buffer(db: &TestDb, send_buffer: u32) -> (AppState, TestServer) {
-    let state = AppState::start(&db.args, Limits::default())
+    let state = AppState::start(&db.args, Config::default())
         .await
         .expect("start app");
     let socket = tokio::net::TcpSocket::new_v4().expect("a socket");

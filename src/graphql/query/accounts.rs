@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use entity::account_summaries as row;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::config::Limits;
+use crate::config::ApiConfig;
 use crate::domain::money::{Amount, NO_DECIMALS, THREE_DECIMALS};
 use crate::graphql::ApiError;
 use crate::graphql::consistency::reflect;
@@ -53,7 +53,7 @@ impl AccountsQuery {
         filter: Option<AccountFilter>,
         min_position: Option<Long>,
     ) -> Result<Connection<String, Account>, ApiError> {
-        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
         let after = after.map(|c| pagination::decode_text(&c)).transpose()?;
         let condition = filter_condition(filter.unwrap_or_default())?;
         let node = ctx.look_ahead().field("edges").field("node");

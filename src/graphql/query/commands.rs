@@ -6,7 +6,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 
-use crate::config::Limits;
+use crate::config::ApiConfig;
 use crate::graphql::ApiError;
 use crate::graphql::pagination;
 use crate::graphql::types::{CommandConnection, CommandRecord, CommandStatus};
@@ -33,7 +33,7 @@ impl CommandsQuery {
         status: Option<CommandStatus>,
     ) -> Result<CommandConnection, ApiError> {
         let store = ctx.data_unchecked::<EventStore>();
-        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
         let before = after.as_deref().map(decode_cursor).transpose()?;
         let has_previous = before.is_some();
         let mut rows = store

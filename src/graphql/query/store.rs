@@ -5,7 +5,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 use uuid::Uuid;
 
-use crate::config::Limits;
+use crate::config::ApiConfig;
 use crate::graphql::ApiError;
 use crate::graphql::pagination::{self, CursorKind};
 use crate::graphql::scalars::Long;
@@ -35,7 +35,7 @@ impl StoreQuery {
         after: Option<String>,
     ) -> Result<Connection<String, Event>, ApiError> {
         let store = ctx.data_unchecked::<EventStore>();
-        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
         let from = match (after, after_position) {
             (Some(cursor), _) => pagination::decode(CursorKind::Position, &cursor)?,
             (None, Some(Long(p))) if p < 0 => {

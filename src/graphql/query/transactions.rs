@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use entity::transactions as row;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::config::Limits;
+use crate::config::ApiConfig;
 use crate::graphql::ApiError;
 use crate::graphql::consistency::reflect;
 use crate::graphql::pagination::{self, CursorKind};
@@ -31,7 +31,7 @@ impl TransactionsQuery {
         after: Option<String>,
         min_position: Option<Long>,
     ) -> Result<TransactionConnection, ApiError> {
-        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
         let before = after
             .map(|c| pagination::decode(CursorKind::Position, &c))
             .transpose()?;

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, Object};
 use entity::users as row;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use crate::config::Limits;
+use crate::config::ApiConfig;
 use crate::graphql::ApiError;
 use crate::graphql::consistency::reflect;
 use crate::graphql::pagination;
@@ -43,7 +43,7 @@ impl UsersQuery {
         after: Option<String>,
         min_position: Option<Long>,
     ) -> Result<Connection<String, User>, ApiError> {
-        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
         let after = after.map(|c| pagination::decode_text(&c)).transpose()?;
         reflect(ctx, READS, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();

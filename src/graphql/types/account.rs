@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use entity::account_summaries;
 
 use super::transaction::{TransactionConnection, transaction_page};
-use crate::config::Limits;
+use crate::config::ApiConfig;
 use crate::domain::money::{Currency, Money};
 use crate::graphql::ApiError;
 use crate::graphql::loaders::{Siblings, TransactionPage, TransactionsLoader};
@@ -87,7 +87,7 @@ impl Account {
         first: Option<i32>,
         after: Option<String>,
     ) -> Result<TransactionConnection, ApiError> {
-        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
         let before = after
             .map(|c| pagination::decode(CursorKind::Position, &c))
             .transpose()?;

@@ -4,7 +4,7 @@ use async_graphql::connection::Connection;
 use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 
 use super::{Event, event_page};
-use crate::config::Limits;
+use crate::config::ApiConfig;
 use crate::graphql::ApiError;
 use crate::graphql::pagination::{self, CursorKind};
 use crate::graphql::scalars::Long;
@@ -51,7 +51,7 @@ impl Stream {
         after: Option<String>,
     ) -> Result<Connection<String, Event>, ApiError> {
         let store = ctx.data_unchecked::<EventStore>();
-        let limit = pagination::page_size(first, ctx.data_unchecked::<Limits>())?;
+        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
         if let Some(Long(v)) = from_version
             && v < 0
         {

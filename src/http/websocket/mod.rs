@@ -21,7 +21,7 @@ use axum::http::{StatusCode, header};
 use axum::response::Response;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use crate::server::AppState;
+use super::HttpState;
 use protocol::Protocol;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -52,7 +52,7 @@ pub fn is_upgrade(request: &Request) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-pub async fn upgrade(state: AppState, request: Request) -> Response {
+pub async fn upgrade(state: HttpState, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     let offered = parts
         .headers
@@ -82,14 +82,14 @@ pub async fn upgrade(state: AppState, request: Request) -> Response {
     let session = session::Session {
         protocol,
         schema: state.schema.clone(),
-        max_subscriptions: state.limits.max_subscriptions_per_connection,
+        max_subscriptions: state.subscriptions.max_subscriptions_per_connection,
         init_timeout: INIT_TIMEOUT,
         keep_alive: KEEPALIVE,
     };
     upgrade
         .protocols([protocol.name()])
         .read_buffer_size(READ_BUFFER)
-        .max_message_size(state.limits.requests.max_body_bytes)
+        .max_message_size(state.requests.max_body_bytes)
         .on_upgrade(move |socket| serve(socket, session, permit))
 }
 

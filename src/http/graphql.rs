@@ -1,0 +1,162 @@
+//! GraphQL over HTTP: a GET runs a query (never a mutation: GET must be
+//! safe), a POST runs one operation or a batch, and a WebSocket upgrade of
+//! `/graphql` is served as on `/graphql/ws`.
+
+use async_graphql::BatchRequest;
+use async_graphql::parser::types::{DocumentOperations, OperationType};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::request::{self, Rejection};
+use super::response::{self, accepts, respond};
+use super::{HttpState, websocket};
+use crate::config::RequestLimits;
+use crate::error_code::ErrorCode;
+use crate::graphql::RequestMeta;
+
+/// A client's correlation id, copied into every event its commands append.
+const CORRELATION_HEADER: &str = "x-correlation-id";
+
+pub(super) async fn graphql_ws(State(state): State<HttpState>, request: Request) -> Response {
+    websocket::upgrade(state, request).await
+}
+
+/// A WebSocket upgrade is served as on `/graphql/ws`; a browser (asking
+/// for HTML) gets GraphiQL; anything else is a GraphQL
+/// query over GET, which may not run a mutation (GET must be safe).
+pub(super) async fn graphql_get(State(state): State<HttpState>, request: Request) -> Response {
+    if websocket::is_upgrade(&request) {
+        return websocket::upgrade(state, request).await;
+    }
+    let headers = request.headers().clone();
+    let parsed = request::read_get(request.uri().query());
+    let operation = match parsed {
+        Ok(operation) if !operation.query.trim().is_empty() => operation,
+        _ if accepts(&headers, "text/html") => return super::graphiql().await.into_response(),
+        Ok(_) => {
+            return refuse(
+                &headers,
+                Rejection {
+                    status: StatusCode::BAD_REQUEST,
+                    message: "a GET needs a `query` parameter".into(),
+                },
+            );
+        }
+        Err(rejection) => return refuse(&headers, rejection),
+    };
+    if is_mutation(&operation, &state.requests) {
+        let mut response = response::error(
+            &headers,
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorCode::BadRequest,
+            "mutations must be sent with POST",
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("POST"));
+        return response;
+    }
+    let max_response = state.requests.max_response_bytes;
+    let result = state.schema.execute(with_meta(operation, &headers)).await;
+    respond(&headers, result.into(), max_response)
+}
+
+pub(super) async fn graphql_post(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limits = &state.requests;
+    // No valid request has a longer array: an argument list is bounded by
+    // max_list_length, and a JSON payload's arrays by the event size (each
+    // element takes at least two bytes).
+    let body_limits = request::BodyLimits {
+        max_bytes: limits.max_body_bytes,
+        max_array: limits.max_list_length.max(state.max_event_bytes / 2),
+    };
+    let batch = match request::read_post(&headers, body, &body_limits).await {
+        Ok(batch) => batch,
+        Err(request::Refused::Http(rejection)) => return refuse(&headers, rejection),
+        Err(request::Refused::Limit(refusal)) => {
+            let refused = async_graphql::Response::from_errors(vec![refusal.into_server_error()]);
+            return respond(&headers, refused.into(), limits.max_response_bytes);
+        }
+    };
+    if let BatchRequest::Batch(operations) = &batch
+        && operations.len() > limits.max_batch_size
+    {
+        let message = format!(
+            "a batch may hold at most {} operations, got {}",
+            limits.max_batch_size,
+            operations.len()
+        );
+        return response::error(
+            &headers,
+            StatusCode::BAD_REQUEST,
+            ErrorCode::BadRequest,
+            &message,
+        );
+    }
+    let batch = match batch {
+        BatchRequest::Single(one) => BatchRequest::Single(with_meta(one, &headers)),
+        BatchRequest::Batch(all) => {
+            BatchRequest::Batch(all.into_iter().map(|r| with_meta(r, &headers)).collect())
+        }
+    };
+    let result = state.schema.execute_batch(batch).await;
+    respond(&headers, result, limits.max_response_bytes)
+}
+
+/// Any other method on `/graphql`: 405 in the GraphQL error shape.
+pub(super) async fn graphql_other(headers: HeaderMap) -> Response {
+    let mut response = response::error(
+        &headers,
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::BadRequest,
+        "GraphQL is served with GET (queries) and POST",
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, POST"));
+    response
+}
+
+fn refuse(headers: &HeaderMap, rejection: Rejection) -> Response {
+    response::error(
+        headers,
+        rejection.status,
+        ErrorCode::BadRequest,
+        &rejection.message,
+    )
+}
+
+/// Hands the resolvers what commands record from the request's headers.
+fn with_meta(request: async_graphql::Request, headers: &HeaderMap) -> async_graphql::Request {
+    let correlation_id = headers
+        .get(CORRELATION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty() && v.len() <= 255)
+        .map(str::to_owned);
+    request.data(RequestMeta { correlation_id })
+}
+
+fn is_mutation(request: &async_graphql::Request, limits: &RequestLimits) -> bool {
+    // The text is bounded before it is parsed, as the schema's guard does.
+    if crate::graphql::check_text(&request.query, limits).is_err() {
+        return false; // the guard refuses it when the request runs
+    }
+    let Ok(document) = async_graphql::parser::parse_query(&request.query) else {
+        return false; // execution reports the syntax error
+    };
+    let operation = match &document.operations {
+        DocumentOperations::Single(op) => Some(op),
+        DocumentOperations::Multiple(ops) => match &request.operation_name {
+            Some(name) => ops.get(name.as_str()),
+            None => ops.values().next(),
+        },
+    };
+    operation.is_some_and(|op| op.node.ty == OperationType::Mutation)
+}
