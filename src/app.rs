@@ -17,7 +17,7 @@ use crate::commands::{AGGREGATE_CATEGORIES, Commands};
 use crate::config::{Config, DatabaseArgs};
 use crate::graphql::{ChronicleSchema, SchemaParts, build_schema};
 use crate::http::{ConnectionLimit, HttpState};
-use crate::projections::Projections;
+use crate::read_models::Projections;
 use crate::store::{EventStore, StoreConfig, StoreError, Upcasters};
 use crate::subscriptions::Hub;
 

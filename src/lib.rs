@@ -30,7 +30,7 @@ mod error_code;
 mod graphql;
 mod http;
 mod metrics;
-mod projections;
+mod read_models;
 mod store;
 mod subscriptions;
 
@@ -48,7 +48,7 @@ pub use db::{connect, connect_and_migrate};
 pub use error_code::ErrorCode;
 pub use graphql::{ChronicleSchema, SchemaParts, build_schema, sdl};
 pub use http::router;
-pub use projections::{ProjectionState, ProjectionStatus, Projections, ProjectionsError};
+pub use read_models::{ProjectionState, ProjectionStatus, Projections, ProjectionsError};
 pub use store::{
     AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, Direction,
     EventStore, ExpectedVersion, LogFilter, MAX_APPEND_EVENTS, NewEvent, RecordedEvent,

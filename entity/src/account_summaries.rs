@@ -11,13 +11,23 @@ pub struct Model {
     pub currency: String,
     /// Integer minor units of `currency`.
     pub balance: i64,
-    /// OPEN or CLOSED.
-    pub status: String,
+    pub status: AccountStatus,
     /// The account stream version this row reflects.
     pub version: i64,
     pub transaction_count: i32,
     pub opened_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
+}
+
+/// An account's status as stored: `OPEN` or `CLOSED`. Reading any other
+/// value is an error, never a guess.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(8))")]
+pub enum AccountStatus {
+    #[sea_orm(string_value = "OPEN")]
+    Open,
+    #[sea_orm(string_value = "CLOSED")]
+    Closed,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

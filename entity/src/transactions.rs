@@ -10,8 +10,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub id: Uuid,
     pub account_id: String,
-    /// OPENING, DEPOSIT, WITHDRAWAL, TRANSFER_IN or TRANSFER_OUT.
-    pub kind: String,
+    pub kind: TransactionKind,
     /// Integer minor units of `currency`, never negative.
     pub amount: i64,
     /// The account's balance right after this movement, in minor units.
@@ -24,6 +23,23 @@ pub struct Model {
     pub position: i64,
     /// When the event was recorded.
     pub occurred_at: DateTimeUtc,
+}
+
+/// What a movement did to its account, as stored. Reading any other value
+/// is an error, never a guess.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, EnumIter, DeriveActiveEnum)]
+#[sea_orm(rs_type = "String", db_type = "String(StringLen::N(16))")]
+pub enum TransactionKind {
+    #[sea_orm(string_value = "OPENING")]
+    Opening,
+    #[sea_orm(string_value = "DEPOSIT")]
+    Deposit,
+    #[sea_orm(string_value = "WITHDRAWAL")]
+    Withdrawal,
+    #[sea_orm(string_value = "TRANSFER_IN")]
+    TransferIn,
+    #[sea_orm(string_value = "TRANSFER_OUT")]
+    TransferOut,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -8,7 +8,7 @@ use async_graphql::Context;
 use super::ApiError;
 use super::scalars::Long;
 use crate::config::ApiConfig;
-use crate::projections::Projections;
+use crate::read_models::Projections;
 
 /// Waits (bounded by `--consistency-timeout-ms`) for `projections` to reach
 /// `min_position`; woken by the projectors, never by polling.

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use crate::commands::{CommandError, Rejection};
 use crate::error_code::ErrorCode;
-use crate::projections::ProjectionsError;
+use crate::read_models::ProjectionsError;
 use crate::store::StoreError;
 
 #[derive(Clone, Debug, PartialEq)]

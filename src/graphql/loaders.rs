@@ -17,10 +17,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_graphql::dataloader::{DataLoader, Loader};
-use entity::transactions as row;
-use sea_orm::{DbBackend, DbErr, EntityTrait, Statement, Value};
+use sea_orm::DbErr;
 use tokio::sync::OnceCell;
 
+use crate::read_models::transaction_history::{self, TransactionRow};
 use crate::store::EventStore;
 
 /// One account's page of transactions, newest first.
@@ -54,7 +54,7 @@ pub struct Siblings {
 
 /// What a page asks beside its account: how many rows, below which cursor.
 type PageShape = (u64, Option<i64>);
-type Pages = HashMap<TransactionPage, Vec<row::Model>>;
+type Pages = HashMap<TransactionPage, Vec<TransactionRow>>;
 
 impl Siblings {
     pub fn new(account_ids: Vec<String>) -> Self {
@@ -70,7 +70,7 @@ impl Siblings {
         &self,
         loader: &DataLoader<TransactionsLoader>,
         page: &TransactionPage,
-    ) -> Result<Vec<row::Model>, Arc<DbErr>> {
+    ) -> Result<Vec<TransactionRow>, Arc<DbErr>> {
         let cell = {
             // Held for a lookup only, never across an await; a poisoned
             // map is still a valid map.
@@ -94,13 +94,13 @@ impl Siblings {
 const ACCOUNTS_PER_STATEMENT: usize = 500;
 
 impl Loader<TransactionPage> for TransactionsLoader {
-    type Value = Vec<row::Model>;
+    type Value = Vec<TransactionRow>;
     type Error = Arc<DbErr>;
 
     async fn load(
         &self,
         keys: &[TransactionPage],
-    ) -> Result<HashMap<TransactionPage, Vec<row::Model>>, Arc<DbErr>> {
+    ) -> Result<HashMap<TransactionPage, Vec<TransactionRow>>, Arc<DbErr>> {
         // Usually every key shares its page size and cursor (one list's
         // nodes); each distinct pair is one statement.
         let mut groups: HashMap<(u64, Option<i64>), Vec<&str>> = HashMap::new();
@@ -111,14 +111,11 @@ impl Loader<TransactionPage> for TransactionsLoader {
                 .push(&key.account_id);
         }
         let db = self.store.db();
-        let mut pages: HashMap<TransactionPage, Vec<row::Model>> =
+        let mut pages: HashMap<TransactionPage, Vec<TransactionRow>> =
             keys.iter().map(|k| (k.clone(), Vec::new())).collect();
         for ((rows, before), accounts) in groups {
             for chunk in accounts.chunks(ACCOUNTS_PER_STATEMENT) {
-                let stmt = newest_per_account(db.get_database_backend(), chunk, rows, before);
-                let found = row::Entity::find()
-                    .from_raw_sql(stmt)
-                    .all(db)
+                let found = transaction_history::newest_per_account(db, chunk, rows, before)
                     .await
                     .map_err(Arc::new)?;
                 // Rows come ordered by account, then newest first.
@@ -136,40 +133,4 @@ impl Loader<TransactionPage> for TransactionsLoader {
         }
         Ok(pages)
     }
-}
-
-/// The newest `rows` transactions of each of `accounts` (below `before`),
-/// ranked per account by a window function: SQLite has it since 3.25, and
-/// the `(account_id, position)` index serves both the filter and the order.
-fn newest_per_account(
-    backend: DbBackend,
-    accounts: &[&str],
-    rows: u64,
-    before: Option<i64>,
-) -> Statement {
-    let mut values: Vec<Value> = Vec::with_capacity(accounts.len() + 2);
-    let mut mark = |value: Value| {
-        values.push(value);
-        match backend {
-            DbBackend::Postgres => format!("${}", values.len()),
-            _ => "?".to_owned(),
-        }
-    };
-    let ids: Vec<String> = accounts.iter().map(|a| mark((*a).into())).collect();
-    let below = before
-        .map(|p| format!(" AND \"position\" < {}", mark(p.into())))
-        .unwrap_or_default();
-    let limit = mark(i64::try_from(rows).unwrap_or(i64::MAX).into());
-    let columns = "\"id\", \"account_id\", \"kind\", \"amount\", \"balance_after\", \"currency\", \
-                   \"description\", \"counterparty_account_id\", \"position\", \"occurred_at\"";
-    let sql = format!(
-        "SELECT {columns} FROM (\
-           SELECT {columns}, ROW_NUMBER() OVER \
-             (PARTITION BY \"account_id\" ORDER BY \"position\" DESC) AS \"rank\" \
-           FROM \"transactions\" WHERE \"account_id\" IN ({}){below}\
-         ) AS \"ranked\" WHERE \"rank\" <= {limit} \
-         ORDER BY \"account_id\", \"position\" DESC",
-        ids.join(", ")
-    );
-    Statement::from_sql_and_values(backend, sql, values)
 }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::commands::Commands;
 use crate::config::Config;
-use crate::projections::Projections;
+use crate::read_models::Projections;
 use crate::store::EventStore;
 use crate::subscriptions::Hub;
 

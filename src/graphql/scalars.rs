@@ -4,6 +4,8 @@
 use async_graphql::{InputValueError, InputValueResult, Scalar, ScalarType, Value};
 
 use super::error::bad_input_value;
+use crate::domain::money::{Currency, format_minor};
+use crate::graphql::ApiError;
 
 /// 64-bit signed integer (positions, versions). A JSON number on output;
 /// input accepts a number or a string of digits.
@@ -57,6 +59,15 @@ impl ScalarType for Decimal {
     fn to_value(&self) -> Value {
         Value::String(self.0.clone())
     }
+}
+
+/// Minor units of a stored currency as a `Decimal`. A currency this code
+/// cannot read is corrupt data, an internal error, never a guess.
+pub fn money(minor: impl Into<i128>, currency: &str) -> Result<Decimal, ApiError> {
+    let code = Currency::parse(currency).map_err(|_| {
+        ApiError::Internal(format!("stored currency {currency:?} is not a currency"))
+    })?;
+    Ok(Decimal(format_minor(minor.into(), &code)))
 }
 
 /// Any JSON value.

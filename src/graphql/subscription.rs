@@ -10,7 +10,7 @@ use futures::{Stream, StreamExt};
 use super::ApiError;
 use super::scalars::Long;
 use super::types::{Event, EventFilter, Projection};
-use crate::projections::Projections;
+use crate::read_models::Projections;
 use crate::store::EventStore;
 use crate::subscriptions::{Hub, event_feed, status_feed};
 

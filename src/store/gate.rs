@@ -143,7 +143,7 @@ mod tests {
     use sea_orm::{ConnectionTrait, Statement};
 
     use super::WriteTxn;
-    use crate::projections::testing::sqlite_store;
+    use crate::read_models::testing::sqlite_store;
 
     async fn synchronous(txn: &WriteTxn) -> i64 {
         let row = txn

@@ -8,7 +8,7 @@ use futures::stream::{self, StreamExt};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::projections::ProjectionStatus;
+use crate::read_models::ProjectionStatus;
 
 /// Least time between two progress reports of one projection.
 const PROGRESS_EVERY: Duration = Duration::from_millis(250);

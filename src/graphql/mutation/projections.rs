@@ -5,7 +5,7 @@ use async_graphql::{Context, Object};
 use crate::graphql::ApiError;
 use crate::graphql::scalars::Long;
 use crate::graphql::types::Projection;
-use crate::projections::{ProjectionState, Projections};
+use crate::read_models::{ProjectionState, Projections};
 
 #[derive(Default)]
 pub struct ProjectionMutation;

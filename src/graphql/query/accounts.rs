@@ -1,18 +1,17 @@
-//! Queries on the AccountBalances read model: `account`, `accounts`.
+//! `account` and `accounts`: the AccountBalances read model, through its
+//! queries (`read_models::account_balances`).
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object};
-use entity::account_summaries as row;
-use sea_orm::{ColumnTrait, Condition, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::config::ApiConfig;
-use crate::domain::money::{Amount, NO_DECIMALS, THREE_DECIMALS};
+use crate::domain::money::Amount;
 use crate::graphql::ApiError;
 use crate::graphql::consistency::reflect;
 use crate::graphql::pagination;
 use crate::graphql::scalars::{Decimal, Long};
-use crate::graphql::types::{Account, AccountFilter, AccountStatus};
-use crate::projections::{CLOSED, OPEN};
+use crate::graphql::types::{Account, AccountFilter};
+use crate::read_models::account_balances::{self, MinBalance};
 use crate::store::EventStore;
 
 const READS: &[&str] = &["AccountBalances"];
@@ -39,8 +38,10 @@ impl AccountsQuery {
         };
         reflect(ctx, reads, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
-        let found = row::Entity::find_by_id(id.0).one(db).await?;
-        Ok(found.map(Account::from))
+        account_balances::get(db, &id)
+            .await?
+            .map(Account::try_from)
+            .transpose()
     }
 
     /// Accounts ordered by id, filtered.
@@ -55,7 +56,7 @@ impl AccountsQuery {
     ) -> Result<Connection<String, Account>, ApiError> {
         let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
         let after = after.map(|c| pagination::decode_text(&c)).transpose()?;
-        let condition = filter_condition(filter.unwrap_or_default())?;
+        let filter = read_filter(filter.unwrap_or_default())?;
         let node = ctx.look_ahead().field("edges").field("node");
         let reads = if node.field("transactions").exists() {
             READS_WITH_TRANSACTIONS
@@ -64,21 +65,17 @@ impl AccountsQuery {
         };
         reflect(ctx, reads, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
-        let mut query = row::Entity::find().filter(condition);
-        if let Some(after) = &after {
-            query = query.filter(row::Column::AccountId.gt(after.clone()));
-        }
-        let mut rows = query
-            .order_by(row::Column::AccountId, Order::Asc)
-            .limit(limit as u64 + 1)
-            .all(db)
-            .await?;
+        let mut rows =
+            account_balances::page(db, &filter, after.as_deref(), limit as u64 + 1).await?;
         let has_next = rows.len() > limit;
         rows.truncate(limit);
         let mut page = Connection::new(after.is_some(), has_next);
-        let accounts = Account::list(rows.into_iter().map(Account::from));
+        let accounts = rows
+            .into_iter()
+            .map(Account::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
         page.edges.extend(
-            accounts
+            Account::list(accounts)
                 .into_iter()
                 .map(|a| Edge::new(pagination::encode_text(&a.id), a)),
         );
@@ -86,52 +83,21 @@ impl AccountsQuery {
     }
 }
 
-fn filter_condition(filter: AccountFilter) -> Result<Condition, ApiError> {
-    let mut cond = Condition::all();
-    if let Some(owner) = filter.owner {
-        cond = cond.add(row::Column::Owner.eq(owner));
-    }
-    if let Some(status) = filter.status {
-        let status = if status == AccountStatus::Closed {
-            CLOSED
-        } else {
-            OPEN
-        };
-        cond = cond.add(row::Column::Status.eq(status));
-    }
-    if let Some(Decimal(min)) = filter.min_balance {
-        cond = cond.add(min_balance(&min)?);
-    }
-    Ok(cond)
-}
-
-/// Balances are minor units of each account's own currency, so the bound
-/// is converted once per number of decimals, exactly.
-fn min_balance(min: &str) -> Result<Condition, ApiError> {
-    let amount =
-        Amount::parse(min).map_err(|e| ApiError::bad_input(format!("filter.minBalance: {e}")))?;
-    let bound = |exponent| {
-        amount
-            .ceil_minor(exponent)
-            .ok_or_else(|| ApiError::bad_input("filter.minBalance is out of range"))
+/// The API's filter as the read model's.
+fn read_filter(filter: AccountFilter) -> Result<account_balances::AccountFilter, ApiError> {
+    let min_balance = match filter.min_balance {
+        Some(Decimal(min)) => {
+            let amount = Amount::parse(&min)
+                .map_err(|e| ApiError::bad_input(format!("filter.minBalance: {e}")))?;
+            let bound = MinBalance::new(&amount)
+                .ok_or_else(|| ApiError::bad_input("filter.minBalance is out of range"))?;
+            Some(bound)
+        }
+        None => None,
     };
-    Ok(Condition::any()
-        .add(
-            Condition::all()
-                .add(row::Column::Currency.is_in(NO_DECIMALS.iter().copied()))
-                .add(row::Column::Balance.gte(bound(0)?)),
-        )
-        .add(
-            Condition::all()
-                .add(row::Column::Currency.is_in(THREE_DECIMALS.iter().copied()))
-                .add(row::Column::Balance.gte(bound(3)?)),
-        )
-        .add(
-            Condition::all()
-                .add(
-                    row::Column::Currency
-                        .is_not_in(NO_DECIMALS.iter().chain(THREE_DECIMALS).copied()),
-                )
-                .add(row::Column::Balance.gte(bound(2)?)),
-        ))
+    Ok(account_balances::AccountFilter {
+        owner: filter.owner,
+        status: filter.status.map(Into::into),
+        min_balance,
+    })
 }

@@ -2,13 +2,12 @@
 
 use async_graphql::{Context, Object};
 use chrono::NaiveDate;
-use entity::daily_summaries as row;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::graphql::ApiError;
 use crate::graphql::consistency::reflect;
 use crate::graphql::scalars::Long;
 use crate::graphql::types::DailySummary;
+use crate::read_models::daily_summary;
 use crate::store::EventStore;
 
 const READS: &[&str] = &["DailySummary"];
@@ -39,18 +38,8 @@ impl DailySummariesQuery {
             )));
         }
         reflect(ctx, READS, min_position).await?;
-        let mut query = row::Entity::find();
-        if let Some(from) = from {
-            query = query.filter(row::Column::Date.gte(from));
-        }
-        if let Some(to) = to {
-            query = query.filter(row::Column::Date.lte(to));
-        }
-        let rows = query
-            .order_by_asc(row::Column::Date)
-            .order_by_asc(row::Column::Currency)
-            .all(ctx.data_unchecked::<EventStore>().db())
-            .await?;
+        let db = ctx.data_unchecked::<EventStore>().db();
+        let rows = daily_summary::range(db, from.as_deref(), to.as_deref()).await?;
         rows.into_iter().map(DailySummary::try_from).collect()
     }
 }

@@ -4,7 +4,7 @@ use async_graphql::{Context, Object};
 
 use crate::graphql::ApiError;
 use crate::graphql::types::Projection;
-use crate::projections::Projections;
+use crate::read_models::Projections;
 
 #[derive(Default)]
 pub struct ProjectionsQuery;

@@ -2,8 +2,6 @@
 //! TransactionHistory read model, newest first.
 
 use async_graphql::{Context, ID, Object};
-use entity::transactions as row;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::config::ApiConfig;
 use crate::graphql::ApiError;
@@ -11,6 +9,7 @@ use crate::graphql::consistency::reflect;
 use crate::graphql::pagination::{self, CursorKind};
 use crate::graphql::scalars::Long;
 use crate::graphql::types::{TransactionConnection, transaction_page};
+use crate::read_models::transaction_history;
 use crate::store::EventStore;
 
 pub const READS: &[&str] = &["TransactionHistory"];
@@ -37,15 +36,7 @@ impl TransactionsQuery {
             .transpose()?;
         reflect(ctx, READS, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
-        let mut query = row::Entity::find().filter(row::Column::AccountId.eq(account_id.0));
-        if let Some(before) = before {
-            query = query.filter(row::Column::Position.lt(before));
-        }
-        let rows = query
-            .order_by_desc(row::Column::Position)
-            .limit(limit as u64 + 1)
-            .all(db)
-            .await?;
+        let rows = transaction_history::page(db, &account_id, before, limit as u64 + 1).await?;
         transaction_page(rows, limit, before.is_some())
     }
 }

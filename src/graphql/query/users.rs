@@ -2,8 +2,6 @@
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Context, ID, Object};
-use entity::users as row;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::config::ApiConfig;
 use crate::graphql::ApiError;
@@ -11,6 +9,7 @@ use crate::graphql::consistency::reflect;
 use crate::graphql::pagination;
 use crate::graphql::scalars::Long;
 use crate::graphql::types::User;
+use crate::read_models::users;
 use crate::store::EventStore;
 
 const READS: &[&str] = &["Users"];
@@ -30,8 +29,7 @@ impl UsersQuery {
     ) -> Result<Option<User>, ApiError> {
         reflect(ctx, READS, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
-        let found = row::Entity::find_by_id(id.0).one(db).await?;
-        Ok(found.map(User::from))
+        Ok(users::get(db, &id).await?.map(User::from))
     }
 
     /// Users ordered by id, deleted ones included (with deleted: true).
@@ -47,15 +45,7 @@ impl UsersQuery {
         let after = after.map(|c| pagination::decode_text(&c)).transpose()?;
         reflect(ctx, READS, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
-        let mut query = row::Entity::find();
-        if let Some(after) = &after {
-            query = query.filter(row::Column::UserId.gt(after.clone()));
-        }
-        let mut rows = query
-            .order_by_asc(row::Column::UserId)
-            .limit(limit as u64 + 1)
-            .all(db)
-            .await?;
+        let mut rows = users::page(db, after.as_deref(), limit as u64 + 1).await?;
         let has_next = rows.len() > limit;
         rows.truncate(limit);
         let mut page = Connection::new(after.is_some(), has_next);

@@ -5,15 +5,14 @@ use std::sync::Arc;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::account_summaries;
 
 use super::transaction::{TransactionConnection, transaction_page};
 use crate::config::ApiConfig;
-use crate::domain::money::{Currency, Money};
 use crate::graphql::ApiError;
 use crate::graphql::loaders::{Siblings, TransactionPage, TransactionsLoader};
 use crate::graphql::pagination::{self, CursorKind};
-use crate::graphql::scalars::{Decimal, Long};
+use crate::graphql::scalars::{Decimal, Long, money};
+use crate::read_models::account_balances::{AccountRow, AccountStatus as StoredStatus};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum AccountStatus {
@@ -54,23 +53,39 @@ impl Account {
     }
 }
 
-impl From<account_summaries::Model> for Account {
-    fn from(m: account_summaries::Model) -> Self {
-        Self {
-            balance: Decimal(format_money(m.balance, &m.currency)),
+impl TryFrom<AccountRow> for Account {
+    type Error = ApiError;
+
+    fn try_from(m: AccountRow) -> Result<Self, ApiError> {
+        Ok(Self {
+            balance: money(m.balance, &m.currency)?,
             id: ID(m.account_id),
             owner: m.owner,
             currency: m.currency,
-            status: if m.status == crate::projections::CLOSED {
-                AccountStatus::Closed
-            } else {
-                AccountStatus::Open
-            },
+            status: m.status.into(),
             version: Long(m.version),
             transaction_count: m.transaction_count,
             opened_at: m.opened_at,
             updated_at: m.updated_at,
             siblings: None,
+        })
+    }
+}
+
+impl From<StoredStatus> for AccountStatus {
+    fn from(status: StoredStatus) -> Self {
+        match status {
+            StoredStatus::Open => Self::Open,
+            StoredStatus::Closed => Self::Closed,
+        }
+    }
+}
+
+impl From<AccountStatus> for StoredStatus {
+    fn from(status: AccountStatus) -> Self {
+        match status {
+            AccountStatus::Open => Self::Open,
+            AccountStatus::Closed => Self::Closed,
         }
     }
 }
@@ -106,12 +121,6 @@ impl Account {
         .map_err(|e| ApiError::Internal(format!("loading transactions: {e}")))?;
         transaction_page(rows, limit, before.is_some())
     }
-}
-
-/// Minor units as the exact decimal string of their currency.
-pub fn format_money(minor: i64, currency: &str) -> String {
-    let currency = Currency::parse(currency).unwrap_or_default();
-    Money(minor).format(&currency)
 }
 
 #[derive(Clone, Debug, Default, InputObject)]

@@ -1,7 +1,7 @@
 //! `DailySummary` (the DailySummary read model).
 
+use crate::read_models::daily_summary::SummaryRow;
 use async_graphql::SimpleObject;
-use entity::daily_summaries as row;
 
 use crate::domain::money::{Currency, format_minor};
 use crate::graphql::ApiError;
@@ -31,10 +31,10 @@ pub struct DailySummary {
     pub transaction_count: i32,
 }
 
-impl TryFrom<row::Model> for DailySummary {
+impl TryFrom<SummaryRow> for DailySummary {
     type Error = ApiError;
 
-    fn try_from(m: row::Model) -> Result<Self, ApiError> {
+    fn try_from(m: SummaryRow) -> Result<Self, ApiError> {
         let corrupt = |what: &str| {
             ApiError::Internal(format!(
                 "daily_summaries {} {}: {what} is not valid",

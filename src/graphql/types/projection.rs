@@ -4,7 +4,7 @@ use async_graphql::{Enum, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use crate::graphql::scalars::Long;
-use crate::projections::{ProjectionState as State, ProjectionStatus};
+use crate::read_models::{ProjectionState as State, ProjectionStatus};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum ProjectionState {

@@ -3,13 +3,11 @@
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Enum, ID, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::transactions as row;
 
-use super::account::format_money;
 use crate::graphql::ApiError;
 use crate::graphql::pagination::{self, CursorKind};
-use crate::graphql::scalars::{Decimal, Long};
-use crate::projections::TransactionKind as Stored;
+use crate::graphql::scalars::{Decimal, Long, money};
+use crate::read_models::transaction_history::{TransactionKind as Stored, TransactionRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum TransactionKind {
@@ -52,22 +50,16 @@ pub struct Transaction {
     pub occurred_at: DateTime<Utc>,
 }
 
-impl TryFrom<row::Model> for Transaction {
+impl TryFrom<TransactionRow> for Transaction {
     type Error = ApiError;
 
-    fn try_from(m: row::Model) -> Result<Self, ApiError> {
-        let kind = Stored::parse(&m.kind).ok_or_else(|| {
-            ApiError::Internal(format!(
-                "transaction {} has unknown kind {:?}",
-                m.id, m.kind
-            ))
-        })?;
+    fn try_from(m: TransactionRow) -> Result<Self, ApiError> {
         Ok(Self {
             id: ID(m.id.to_string()),
             account_id: ID(m.account_id),
-            kind: kind.into(),
-            amount: Decimal(format_money(m.amount, &m.currency)),
-            balance_after: Decimal(format_money(m.balance_after, &m.currency)),
+            kind: m.kind.into(),
+            amount: money(m.amount, &m.currency)?,
+            balance_after: money(m.balance_after, &m.currency)?,
             description: m.description,
             counterparty_account_id: m.counterparty_account_id.map(ID),
             position: Long(m.position),
@@ -82,7 +74,7 @@ pub type TransactionConnection = Connection<String, Transaction>;
 /// `rows` may hold one row more than `limit`: its presence is how the page
 /// knows there is a next one.
 pub fn transaction_page(
-    mut rows: Vec<row::Model>,
+    mut rows: Vec<TransactionRow>,
     limit: usize,
     has_previous: bool,
 ) -> Result<TransactionConnection, ApiError> {

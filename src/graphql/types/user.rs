@@ -1,8 +1,8 @@
 //! `User` (the Users read model).
 
+use crate::read_models::users::UserRow;
 use async_graphql::{ID, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::users as row;
 
 use crate::graphql::scalars::Long;
 
@@ -20,8 +20,8 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<row::Model> for User {
-    fn from(m: row::Model) -> Self {
+impl From<UserRow> for User {
+    fn from(m: UserRow) -> Self {
         Self {
             id: ID(m.user_id),
             email: m.email,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::projections::testing::{recorded, sqlite_store};
+use crate::read_models::testing::{recorded, sqlite_store};
 use crate::store::{ExpectedVersion, NewEvent, StreamId};
 
 /// A hub with no task: batches are dispatched by the test.

@@ -11,50 +11,17 @@
 use std::collections::{BTreeSet, HashMap};
 
 use entity::transactions as row;
+pub use entity::transactions::{Model as TransactionRow, TransactionKind};
 use sea_orm::sea_query::Query;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
-    QuerySelect,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
 };
 
 use super::account_balances::account_events;
 use super::{Projection, ProjectionError};
 use crate::domain::account::AccountEvent;
 use crate::store::RecordedEvent;
-
-/// What a movement did to its account, as stored in `transactions.kind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TransactionKind {
-    Opening,
-    Deposit,
-    Withdrawal,
-    TransferIn,
-    TransferOut,
-}
-
-impl TransactionKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Opening => "OPENING",
-            Self::Deposit => "DEPOSIT",
-            Self::Withdrawal => "WITHDRAWAL",
-            Self::TransferIn => "TRANSFER_IN",
-            Self::TransferOut => "TRANSFER_OUT",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        [
-            Self::Opening,
-            Self::Deposit,
-            Self::Withdrawal,
-            Self::TransferIn,
-            Self::TransferOut,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == stored)
-    }
-}
 
 pub struct TransactionHistory;
 
@@ -96,6 +63,74 @@ impl Projection for TransactionHistory {
     }
 }
 
+/// What one account event moves: `None` for an event that moves no money
+/// (a closing).
+struct Movement<'a> {
+    kind: TransactionKind,
+    amount: i64,
+    currency: &'a str,
+    description: Option<&'a String>,
+    counterparty: Option<&'a String>,
+}
+
+/// A movement with no counterparty.
+fn plain<'a>(
+    kind: TransactionKind,
+    amount: &i64,
+    currency: &'a str,
+    description: &'a Option<String>,
+) -> Movement<'a> {
+    Movement {
+        kind,
+        amount: *amount,
+        currency,
+        description: description.as_ref(),
+        counterparty: None,
+    }
+}
+
+fn movement_of(event: &AccountEvent) -> Option<Movement<'_>> {
+    use AccountEvent as E;
+    Some(match event {
+        E::AccountOpened {
+            currency,
+            initial_balance,
+            ..
+        } => plain(TransactionKind::Opening, initial_balance, currency, &None),
+        E::MoneyDeposited {
+            amount,
+            currency,
+            description,
+        } => plain(TransactionKind::Deposit, amount, currency, description),
+        E::MoneyWithdrawn {
+            amount,
+            currency,
+            description,
+        } => plain(TransactionKind::Withdrawal, amount, currency, description),
+        E::MoneyTransferredIn {
+            from_account_id,
+            amount,
+            currency,
+            description,
+            ..
+        } => Movement {
+            counterparty: Some(from_account_id),
+            ..plain(TransactionKind::TransferIn, amount, currency, description)
+        },
+        E::MoneyTransferredOut {
+            to_account_id,
+            amount,
+            currency,
+            description,
+            ..
+        } => Movement {
+            counterparty: Some(to_account_id),
+            ..plain(TransactionKind::TransferOut, amount, currency, description)
+        },
+        E::AccountClosed {} => return None,
+    })
+}
+
 /// The movement one account event records, given the account's balance
 /// before it (`None`: the projection never saw the account opened);
 /// `Ok(None)` for an event that moves no money (a closing). Pure: `apply`
@@ -105,105 +140,52 @@ pub fn fold(
     account_id: &str,
     recorded: &RecordedEvent,
     event: &AccountEvent,
-) -> Result<Option<row::Model>, ProjectionError> {
-    use AccountEvent as E;
-    let (kind, amount, currency, description, counterparty) = match event {
-        E::AccountOpened {
-            currency,
-            initial_balance,
-            ..
-        } => (
-            TransactionKind::Opening,
-            *initial_balance,
-            currency,
-            None,
-            None,
-        ),
-        E::MoneyDeposited {
-            amount,
-            currency,
-            description,
-        } => (
-            TransactionKind::Deposit,
-            *amount,
-            currency,
-            description.as_ref(),
-            None,
-        ),
-        E::MoneyWithdrawn {
-            amount,
-            currency,
-            description,
-        } => (
-            TransactionKind::Withdrawal,
-            *amount,
-            currency,
-            description.as_ref(),
-            None,
-        ),
-        E::MoneyTransferredIn {
-            from_account_id,
-            amount,
-            currency,
-            description,
-            ..
-        } => (
-            TransactionKind::TransferIn,
-            *amount,
-            currency,
-            description.as_ref(),
-            Some(from_account_id),
-        ),
-        E::MoneyTransferredOut {
-            to_account_id,
-            amount,
-            currency,
-            description,
-            ..
-        } => (
-            TransactionKind::TransferOut,
-            *amount,
-            currency,
-            description.as_ref(),
-            Some(to_account_id),
-        ),
-        E::AccountClosed {} => return Ok(None),
+) -> Result<Option<TransactionRow>, ProjectionError> {
+    let Some(movement) = movement_of(event) else {
+        return Ok(None);
     };
-    let balance_after = match kind {
-        TransactionKind::Opening => Some(amount),
-        _ => {
-            let before = balance.ok_or_else(|| {
-                ProjectionError::Event(format!(
-                    "{} at position {} is for account {account_id}, which was never opened",
-                    recorded.event_type, recorded.position
-                ))
-            })?;
-            match kind {
-                TransactionKind::Withdrawal | TransactionKind::TransferOut => {
-                    before.checked_sub(amount)
-                }
-                _ => before.checked_add(amount),
-            }
+    let balance_after = balance_after(balance, &movement, account_id, recorded)?;
+    Ok(Some(TransactionRow {
+        id: recorded.id,
+        account_id: account_id.to_owned(),
+        kind: movement.kind,
+        amount: movement.amount,
+        balance_after,
+        currency: movement.currency.to_owned(),
+        description: movement.description.cloned(),
+        counterparty_account_id: movement.counterparty.cloned(),
+        position: recorded.position,
+        occurred_at: recorded.recorded_at,
+    }))
+}
+
+/// The account's balance after `movement`: an opening sets it, the rest
+/// move it from the balance before (which must exist).
+fn balance_after(
+    before: Option<i64>,
+    movement: &Movement<'_>,
+    account_id: &str,
+    recorded: &RecordedEvent,
+) -> Result<i64, ProjectionError> {
+    use TransactionKind as K;
+    let amount = movement.amount;
+    let after = match (movement.kind, before) {
+        (K::Opening, _) => Some(amount),
+        (_, None) => {
+            return Err(ProjectionError::Event(format!(
+                "{} at position {} is for account {account_id}, which was never opened",
+                recorded.event_type, recorded.position
+            )));
         }
+        (K::Withdrawal | K::TransferOut, Some(before)) => before.checked_sub(amount),
+        (K::Deposit | K::TransferIn, Some(before)) => before.checked_add(amount),
     };
-    let balance_after = balance_after.ok_or_else(|| {
+    after.ok_or_else(|| {
         ProjectionError::Event(format!(
             "balance of account {account_id} overflows at position {}",
             recorded.position
         ))
-    })?;
-    Ok(Some(row::Model {
-        id: recorded.id,
-        account_id: account_id.to_owned(),
-        kind: kind.as_str().to_owned(),
-        amount,
-        balance_after,
-        currency: currency.clone(),
-        description: description.cloned(),
-        counterparty_account_id: counterparty.cloned(),
-        position: recorded.position,
-        occurred_at: recorded.recorded_at,
-    }))
+    })
 }
 
 /// Each account's balance after its latest movement, in one statement per
@@ -242,12 +224,12 @@ async fn latest_balances(
 /// Plain inserts, not upserts: the checkpoint read in the same transaction
 /// keeps a batch from being applied twice, so a second row for one event
 /// is a bug that should stop the projection, not be papered over.
-async fn insert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), DbErr> {
+async fn insert(txn: &DatabaseTransaction, rows: Vec<TransactionRow>) -> Result<(), DbErr> {
     for chunk in rows.chunks(500) {
         let models = chunk.iter().map(|m| row::ActiveModel {
             id: Set(m.id),
             account_id: Set(m.account_id.clone()),
-            kind: Set(m.kind.clone()),
+            kind: Set(m.kind),
             amount: Set(m.amount),
             balance_after: Set(m.balance_after),
             currency: Set(m.currency.clone()),
@@ -263,10 +245,77 @@ async fn insert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), 
     Ok(())
 }
 
+// ------------------------------------------------------------- queries
+
+/// One account's movements, newest first, below the position `before`.
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<Vec<TransactionRow>, DbErr> {
+    let mut query = row::Entity::find().filter(row::Column::AccountId.eq(account_id.to_owned()));
+    if let Some(before) = before {
+        query = query.filter(row::Column::Position.lt(before));
+    }
+    query
+        .order_by_desc(row::Column::Position)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// The newest `rows` movements of each of `accounts` (below `before`), in
+/// one statement: ordered by account, then newest first.
+pub async fn newest_per_account<C: ConnectionTrait>(
+    db: &C,
+    accounts: &[&str],
+    rows: u64,
+    before: Option<i64>,
+) -> Result<Vec<TransactionRow>, DbErr> {
+    let stmt = newest_per_account_sql(db.get_database_backend(), accounts, rows, before);
+    row::Entity::find().from_raw_sql(stmt).all(db).await
+}
+
+/// Ranked per account by a window function: SQLite has it since 3.25, and
+/// the `(account_id, position)` index serves both the filter and the order.
+fn newest_per_account_sql(
+    backend: DbBackend,
+    accounts: &[&str],
+    rows: u64,
+    before: Option<i64>,
+) -> Statement {
+    let mut values: Vec<Value> = Vec::with_capacity(accounts.len() + 2);
+    let mut mark = |value: Value| {
+        values.push(value);
+        match backend {
+            DbBackend::Postgres => format!("${}", values.len()),
+            _ => "?".to_owned(),
+        }
+    };
+    let ids: Vec<String> = accounts.iter().map(|a| mark((*a).into())).collect();
+    let below = before
+        .map(|p| format!(" AND \"position\" < {}", mark(p.into())))
+        .unwrap_or_default();
+    let limit = mark(i64::try_from(rows).unwrap_or(i64::MAX).into());
+    let columns = "\"id\", \"account_id\", \"kind\", \"amount\", \"balance_after\", \"currency\", \
+                   \"description\", \"counterparty_account_id\", \"position\", \"occurred_at\"";
+    let sql = format!(
+        "SELECT {columns} FROM (\
+           SELECT {columns}, ROW_NUMBER() OVER \
+             (PARTITION BY \"account_id\" ORDER BY \"position\" DESC) AS \"rank\" \
+           FROM \"transactions\" WHERE \"account_id\" IN ({}){below}\
+         ) AS \"ranked\" WHERE \"rank\" <= {limit} \
+         ORDER BY \"account_id\", \"position\" DESC",
+        ids.join(", ")
+    );
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::projections::testing::recorded;
+    use crate::read_models::testing::recorded;
 
     fn opened(balance: i64) -> AccountEvent {
         AccountEvent::AccountOpened {
@@ -282,8 +331,8 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(
-            (row.kind.as_str(), row.amount, row.balance_after),
-            ("OPENING", 0, 0)
+            (row.kind, row.amount, row.balance_after),
+            (TransactionKind::Opening, 0, 0)
         );
     }
 
@@ -299,7 +348,7 @@ mod tests {
         let row = fold(Some(100), "a", &recorded("account-a", 2, 7), &event)
             .unwrap()
             .unwrap();
-        assert_eq!(row.kind, "TRANSFER_OUT");
+        assert_eq!(row.kind, TransactionKind::TransferOut);
         assert_eq!((row.amount, row.balance_after, row.position), (30, 70, 7));
         assert_eq!(row.counterparty_account_id.as_deref(), Some("b"));
         assert_eq!(row.description.as_deref(), Some("rent"));
@@ -329,15 +378,14 @@ mod tests {
 
     #[test]
     fn kinds_round_trip_through_their_stored_names() {
-        for kind in [
-            TransactionKind::Opening,
-            TransactionKind::Deposit,
-            TransactionKind::Withdrawal,
-            TransactionKind::TransferIn,
-            TransactionKind::TransferOut,
-        ] {
-            assert_eq!(TransactionKind::parse(kind.as_str()), Some(kind));
+        use sea_orm::{ActiveEnum, Iterable};
+        for kind in TransactionKind::iter() {
+            assert_eq!(
+                TransactionKind::try_from_value(&kind.to_value()).unwrap(),
+                kind
+            );
         }
-        assert_eq!(TransactionKind::parse("REFUND"), None);
+        assert_eq!(TransactionKind::Opening.to_value(), "OPENING");
+        assert!(TransactionKind::try_from_value(&"REFUND".to_owned()).is_err());
     }
 }

@@ -8,8 +8,8 @@ use tokio::sync::{mpsc, watch};
 use super::*;
 use crate::domain::account::AccountEvent;
 use crate::domain::user::UserEvent;
-use crate::projections::Projections;
-use crate::projections::testing::{Tables, append, sqlite_store};
+use crate::read_models::Projections;
+use crate::read_models::testing::{Tables, append, sqlite_store};
 use crate::store::LogFilter;
 
 /// A runner that believes it is at `checkpoint`, driven by hand: no task,
@@ -142,22 +142,23 @@ async fn a_batch_delivered_again_after_it_committed_changes_no_read_model() {
     commit_all(&store, &Checkpoint::start(), &events).await;
     let once = Tables::read(&store).await;
     assert_eq!(once.transactions.len(), 8, "{once:#?}");
-    let running: Vec<(&str, &str, i64)> = once
+    use crate::read_models::transaction_history::TransactionKind as K;
+    let running: Vec<(&str, K, i64)> = once
         .transactions
         .iter()
-        .map(|t| (t.account_id.as_str(), t.kind.as_str(), t.balance_after))
+        .map(|t| (t.account_id.as_str(), t.kind, t.balance_after))
         .collect();
     assert_eq!(
         running,
         [
-            ("a", "OPENING", 1000),
-            ("b", "OPENING", 0),
-            ("a", "DEPOSIT", 1250),
-            ("a", "WITHDRAWAL", 1150),
-            ("a", "TRANSFER_OUT", 850),
-            ("b", "TRANSFER_IN", 300),
-            ("b", "WITHDRAWAL", 0),
-            ("c", "OPENING", 5000),
+            ("a", K::Opening, 1000),
+            ("b", K::Opening, 0),
+            ("a", K::Deposit, 1250),
+            ("a", K::Withdrawal, 1150),
+            ("a", K::TransferOut, 850),
+            ("b", K::TransferIn, 300),
+            ("b", K::Withdrawal, 0),
+            ("c", K::Opening, 5000),
         ]
     );
     let daily: Vec<(&str, &str, &str, &str, i64)> = once

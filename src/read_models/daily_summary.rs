@@ -11,9 +11,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use entity::daily_summaries as row;
+pub use entity::daily_summaries::Model as SummaryRow;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
 };
 
 use super::account_balances::account_events;
@@ -206,10 +208,34 @@ async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), 
     Ok(())
 }
 
+// ------------------------------------------------------------- queries
+
+/// The summaries of the days `from..=to` (either may be open), by date,
+/// then currency. Days are `YYYY-MM-DD`, which compares as text in date
+/// order.
+pub async fn range<C: ConnectionTrait>(
+    db: &C,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Vec<SummaryRow>, DbErr> {
+    let mut query = row::Entity::find();
+    if let Some(from) = from {
+        query = query.filter(row::Column::Date.gte(from.to_owned()));
+    }
+    if let Some(to) = to {
+        query = query.filter(row::Column::Date.lte(to.to_owned()));
+    }
+    query
+        .order_by_asc(row::Column::Date)
+        .order_by_asc(row::Column::Currency)
+        .all(db)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::projections::testing::recorded;
+    use crate::read_models::testing::recorded;
 
     /// Folds `events`, all recorded on one day, into that day's summaries,
     /// by currency.

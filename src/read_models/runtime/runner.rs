@@ -20,9 +20,8 @@ use sea_orm::DbErr;
 use tokio::sync::{mpsc, watch};
 
 use super::checkpoint::{self, Checkpoint, SkippedEvent};
-use super::{
-    Control, Projection, ProjectionError, ProjectionState, ProjectionStatus, ProjectionsError,
-};
+use super::{Control, ProjectionState, ProjectionStatus, ProjectionsError};
+use crate::read_models::{Projection, ProjectionError};
 use crate::store::{EventStore, LogFilter, RecordedEvent};
 
 /// Events per transaction: large enough to amortize the commit, small
@@ -411,4 +410,5 @@ impl Runner {
 }
 
 #[cfg(test)]
+#[path = "tests.rs"]
 mod tests;

@@ -9,9 +9,11 @@
 use std::collections::HashMap;
 
 use entity::users as row;
+pub use entity::users::Model as UserRow;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{Projection, ProjectionError};
@@ -141,10 +143,34 @@ async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), 
     Ok(())
 }
 
+// ------------------------------------------------------------- queries
+
+/// One user's row, deleted or not.
+pub async fn get<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Option<UserRow>, DbErr> {
+    row::Entity::find_by_id(user_id.to_owned()).one(db).await
+}
+
+/// Up to `limit` users ordered by id, after the id `after`.
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<UserRow>, DbErr> {
+    let mut query = row::Entity::find();
+    if let Some(after) = after {
+        query = query.filter(row::Column::UserId.gt(after.to_owned()));
+    }
+    query
+        .order_by_asc(row::Column::UserId)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::projections::testing::recorded;
+    use crate::read_models::testing::recorded;
 
     fn registered() -> UserEvent {
         UserEvent::UserRegistered {

@@ -1,114 +1,22 @@
-//! The read side: projections fold the global log into read tables.
-//!
-//! Each projection runs as its own task (`runtime.rs`): it reads the log
-//! after its checkpoint in batches, applies a batch to its tables and
-//! advances its checkpoint in the same transaction, and sleeps until the
-//! store's head moves. Delivery is at least once; the checkpoint read
-//! inside that transaction makes a redelivered batch a no-op. Where a
-//! projection updates a row: one file per read model
-//! (`account_balances.rs`, `transaction_history.rs`, `daily_summary.rs`,
-//! `users.rs`), each applying a batch through a pure `fold`.
+//! Running the projections: one task per projection (`runner.rs`), its
+//! checkpoint row (`checkpoint.rs`), and [`Projections`], this node's handle
+//! on them (status, pause, resume, skip, rebuild, read-your-writes waits).
 
-mod account_balances;
 mod checkpoint;
-mod daily_summary;
-mod runtime;
-#[cfg(test)]
-pub(crate) mod testing;
-mod transaction_history;
-mod users;
+mod runner;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::DbErr;
 use tokio::sync::{mpsc, oneshot, watch};
 
 pub use checkpoint::SkippedEvent;
 
-pub use account_balances::{AccountBalances, CLOSED, OPEN};
-pub use daily_summary::DailySummary;
-pub use transaction_history::{TransactionHistory, TransactionKind};
-pub use users::Users;
-
-use crate::domain::DomainEvent;
-use crate::store::{EventStore, RecordedEvent, StoreError};
-
-/// A read model fed from the global log.
-#[async_trait::async_trait]
-pub trait Projection: Send + Sync + 'static {
-    /// The name clients use (`AccountBalances`, ...).
-    fn name(&self) -> &'static str;
-
-    /// The stream category whose events it folds (`account`, `user`): its
-    /// aggregate's. The runtime reads only that category's events, so a
-    /// generic append that reuses an event type elsewhere never reaches it.
-    fn category(&self) -> &'static str;
-
-    /// Applies `events` (ascending, all after the checkpoint, all of its
-    /// category) to the read tables inside `txn`.
-    async fn apply(
-        &self,
-        txn: &DatabaseTransaction,
-        events: &[RecordedEvent],
-    ) -> Result<(), ProjectionError>;
-
-    /// Empties the read tables, for a rebuild.
-    async fn reset(&self, txn: &DatabaseTransaction) -> Result<(), DbErr>;
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ProjectionError {
-    /// An event the projection cannot apply (unreadable data, a rule of
-    /// the read model broken). The projection stops at it; an operator may
-    /// skip it.
-    #[error("{0}")]
-    Event(String),
-    /// A row of the read model that this code cannot read; a rebuild
-    /// writes it anew.
-    #[error("{0}")]
-    Corrupt(String),
-    /// Reading the log failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error("database error: {0}")]
-    Database(#[from] DbErr),
-}
-
-/// The events of `category` in a batch, with their aggregate ids, decoded.
-/// An event that could not be brought to its current schema, or whose data
-/// does not decode, is an error at its position: folded, it would be
-/// misread.
-pub(crate) fn decode<'a, E: DomainEvent>(
-    events: &'a [RecordedEvent],
-    category: &str,
-) -> Result<Vec<(String, &'a RecordedEvent, E)>, ProjectionError> {
-    let prefix = format!("{category}-");
-    events
-        .iter()
-        .filter_map(|e| {
-            e.stream_id
-                .strip_prefix(&prefix)
-                .map(|id| (id.to_owned(), e))
-        })
-        .map(|(id, e)| {
-            let unreadable = |why: String| {
-                ProjectionError::Event(format!(
-                    "event {} ({} at position {}) cannot be read: {why}",
-                    e.id, e.event_type, e.position
-                ))
-            };
-            if let Some(reason) = &e.upcast_error {
-                return Err(unreadable(reason.clone()));
-            }
-            let event = E::from_parts(&e.event_type, e.data.clone())
-                .map_err(|err| unreadable(err.to_string()))?;
-            Ok((id, e, event))
-        })
-        .collect()
-}
+use super::Projection;
+use crate::store::EventStore;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProjectionState {
@@ -222,7 +130,7 @@ impl Projections {
             let stored = checkpoint::load(store.db(), name)
                 .await?
                 .unwrap_or_else(checkpoint::Checkpoint::start);
-            let (status, control) = runtime::spawn(store.clone(), projection, stored);
+            let (status, control) = runner::spawn(store.clone(), projection, stored);
             projectors.insert(name, Projector { status, control });
             names.push(name);
         }
@@ -236,10 +144,10 @@ impl Projections {
     /// The standard read models.
     pub fn standard() -> Vec<Arc<dyn Projection>> {
         vec![
-            Arc::new(AccountBalances),
-            Arc::new(TransactionHistory),
-            Arc::new(DailySummary),
-            Arc::new(Users),
+            Arc::new(super::AccountBalances),
+            Arc::new(super::TransactionHistory),
+            Arc::new(super::DailySummary),
+            Arc::new(super::Users),
         ]
     }
 

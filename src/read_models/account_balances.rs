@@ -1,5 +1,6 @@
 //! AccountBalances: one row per account with its owner, currency, balance,
-//! status, version and number of money movements.
+//! status, version and number of money movements; the projection that
+//! writes it and the queries that read it (`account`, `accounts`).
 //!
 //! A batch is applied in memory: the rows it touches are loaded once,
 //! folded event by event with the pure [`fold`], and written back in one
@@ -8,18 +9,18 @@
 use std::collections::HashMap;
 
 use entity::account_summaries as row;
+pub use entity::account_summaries::{AccountStatus, Model as AccountRow};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
+    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{Projection, ProjectionError};
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountEvent};
+use crate::domain::money::{Amount, NO_DECIMALS, THREE_DECIMALS};
 use crate::store::RecordedEvent;
-
-pub const OPEN: &str = "OPEN";
-pub const CLOSED: &str = "CLOSED";
 
 pub struct AccountBalances;
 
@@ -89,7 +90,7 @@ pub fn fold(
             owner: owner.clone(),
             currency: currency.clone(),
             balance: *initial_balance,
-            status: OPEN.to_owned(),
+            status: AccountStatus::Open,
             version: recorded.version,
             transaction_count: 1,
             opened_at: recorded.recorded_at,
@@ -108,7 +109,7 @@ pub fn fold(
         AccountEvent::MoneyWithdrawn { amount, .. }
         | AccountEvent::MoneyTransferredOut { amount, .. } => Some(-*amount),
         AccountEvent::AccountClosed {} => {
-            row.status = CLOSED.to_owned();
+            row.status = AccountStatus::Closed;
             None
         }
         AccountEvent::AccountOpened { .. } => None,
@@ -135,7 +136,7 @@ async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), 
             owner: Set(m.owner.clone()),
             currency: Set(m.currency.clone()),
             balance: Set(m.balance),
-            status: Set(m.status.clone()),
+            status: Set(m.status),
             version: Set(m.version),
             transaction_count: Set(m.transaction_count),
             opened_at: Set(m.opened_at),
@@ -160,4 +161,98 @@ async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), 
             .await?;
     }
     Ok(())
+}
+
+// ------------------------------------------------------------- queries
+
+/// Which accounts a list holds.
+#[derive(Clone, Debug, Default)]
+pub struct AccountFilter {
+    pub owner: Option<String>,
+    pub status: Option<AccountStatus>,
+    pub min_balance: Option<MinBalance>,
+}
+
+/// A lower bound on balances, in each account's own minor units: one
+/// bound per number of decimals a currency has.
+#[derive(Clone, Copy, Debug)]
+pub struct MinBalance {
+    no_decimals: i64,
+    two: i64,
+    three: i64,
+}
+
+impl MinBalance {
+    /// The bound `amount` sets, rounded up where a currency has fewer
+    /// decimals than it; `None` when it is out of range.
+    pub fn new(amount: &Amount) -> Option<Self> {
+        Some(Self {
+            no_decimals: amount.ceil_minor(0)?,
+            two: amount.ceil_minor(2)?,
+            three: amount.ceil_minor(3)?,
+        })
+    }
+
+    fn condition(&self) -> Condition {
+        let special = || NO_DECIMALS.iter().chain(THREE_DECIMALS).copied();
+        Condition::any()
+            .add(
+                Condition::all()
+                    .add(row::Column::Currency.is_in(NO_DECIMALS.iter().copied()))
+                    .add(row::Column::Balance.gte(self.no_decimals)),
+            )
+            .add(
+                Condition::all()
+                    .add(row::Column::Currency.is_in(THREE_DECIMALS.iter().copied()))
+                    .add(row::Column::Balance.gte(self.three)),
+            )
+            .add(
+                Condition::all()
+                    .add(row::Column::Currency.is_not_in(special()))
+                    .add(row::Column::Balance.gte(self.two)),
+            )
+    }
+}
+
+impl AccountFilter {
+    fn condition(&self) -> Condition {
+        let mut cond = Condition::all();
+        if let Some(owner) = &self.owner {
+            cond = cond.add(row::Column::Owner.eq(owner.clone()));
+        }
+        if let Some(status) = self.status {
+            cond = cond.add(row::Column::Status.eq(status));
+        }
+        if let Some(min) = &self.min_balance {
+            cond = cond.add(min.condition());
+        }
+        cond
+    }
+}
+
+/// One account's row.
+pub async fn get<C: ConnectionTrait>(
+    db: &C,
+    account_id: &str,
+) -> Result<Option<AccountRow>, DbErr> {
+    row::Entity::find_by_id(account_id.to_owned()).one(db).await
+}
+
+/// Up to `limit` accounts matching `filter`, ordered by id, after the id
+/// `after`.
+pub async fn page<C: ConnectionTrait>(
+    db: &C,
+    filter: &AccountFilter,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<Vec<AccountRow>, DbErr> {
+    let mut query = row::Entity::find().filter(filter.condition());
+    if let Some(after) = after {
+        query = query.filter(row::Column::AccountId.gt(after.to_owned()));
+    }
+    query
+        .order_by(row::Column::AccountId, Order::Asc)
+        .limit(limit)
+        .all(db)
+        .await
 }

@@ -1,0 +1,105 @@
+//! The read side: each read model is one module holding both its sides,
+//! the projection that folds the global log into its table and the
+//! queries that read the table (`account_balances.rs`,
+//! `transaction_history.rs`, `daily_summary.rs`, `users.rs`). Where a
+//! projection updates a row: its pure `fold`.
+//!
+//! The projections run in `runtime/`: one task each, reading the log after
+//! its checkpoint in batches, applying a batch to its table and advancing
+//! its checkpoint in the same transaction, and sleeping until the store's
+//! head moves. Delivery is at least once; the checkpoint read inside that
+//! transaction makes a redelivered batch a no-op.
+
+pub mod account_balances;
+pub mod daily_summary;
+mod runtime;
+#[cfg(test)]
+pub(crate) mod testing;
+pub mod transaction_history;
+pub mod users;
+
+use sea_orm::{DatabaseTransaction, DbErr};
+
+pub use runtime::{ProjectionState, ProjectionStatus, Projections, ProjectionsError};
+
+pub use account_balances::AccountBalances;
+pub use daily_summary::DailySummary;
+pub use transaction_history::TransactionHistory;
+pub use users::Users;
+
+use crate::domain::DomainEvent;
+use crate::store::{RecordedEvent, StoreError};
+
+/// A read model fed from the global log.
+#[async_trait::async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// The name clients use (`AccountBalances`, ...).
+    fn name(&self) -> &'static str;
+
+    /// The stream category whose events it folds (`account`, `user`): its
+    /// aggregate's. The runtime reads only that category's events, so a
+    /// generic append that reuses an event type elsewhere never reaches it.
+    fn category(&self) -> &'static str;
+
+    /// Applies `events` (ascending, all after the checkpoint, all of its
+    /// category) to the read tables inside `txn`.
+    async fn apply(
+        &self,
+        txn: &DatabaseTransaction,
+        events: &[RecordedEvent],
+    ) -> Result<(), ProjectionError>;
+
+    /// Empties the read tables, for a rebuild.
+    async fn reset(&self, txn: &DatabaseTransaction) -> Result<(), DbErr>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    /// An event the projection cannot apply (unreadable data, a rule of
+    /// the read model broken). The projection stops at it; an operator may
+    /// skip it.
+    #[error("{0}")]
+    Event(String),
+    /// A row of the read model that this code cannot read; a rebuild
+    /// writes it anew.
+    #[error("{0}")]
+    Corrupt(String),
+    /// Reading the log failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("database error: {0}")]
+    Database(#[from] DbErr),
+}
+
+/// The events of `category` in a batch, with their aggregate ids, decoded.
+/// An event that could not be brought to its current schema, or whose data
+/// does not decode, is an error at its position: folded, it would be
+/// misread.
+pub(crate) fn decode<'a, E: DomainEvent>(
+    events: &'a [RecordedEvent],
+    category: &str,
+) -> Result<Vec<(String, &'a RecordedEvent, E)>, ProjectionError> {
+    let prefix = format!("{category}-");
+    events
+        .iter()
+        .filter_map(|e| {
+            e.stream_id
+                .strip_prefix(&prefix)
+                .map(|id| (id.to_owned(), e))
+        })
+        .map(|(id, e)| {
+            let unreadable = |why: String| {
+                ProjectionError::Event(format!(
+                    "event {} ({} at position {}) cannot be read: {why}",
+                    e.id, e.event_type, e.position
+                ))
+            };
+            if let Some(reason) = &e.upcast_error {
+                return Err(unreadable(reason.clone()));
+            }
+            let event = E::from_parts(&e.event_type, e.data.clone())
+                .map_err(|err| unreadable(err.to_string()))?;
+            Ok((id, e, event))
+        })
+        .collect()
+}
