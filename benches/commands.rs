@@ -575,28 +575,6 @@ async fn bench(name: &str, database_url: String) -> BenchResult<()> {
     result
 }
 
-async fn bench_sqlite() -> BenchResult<()> {
-    // Lives until the bench is done: dropping it deletes the database.
-    let dir = tempfile::tempdir()?;
-    let database_url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    bench("SQLite", database_url).await
-}
-
-async fn bench_postgres(base_url: &str) -> BenchResult<()> {
-    let schema = format!("bench_{}", uuid::Uuid::new_v4().simple());
-    let admin = sea_orm::Database::connect(base_url).await?;
-    let create = format!("CREATE SCHEMA {schema}");
-    admin.execute_unprepared(&create).await?;
-    let sep = if base_url.contains('?') { '&' } else { '?' };
-    let database_url = format!("{base_url}{sep}options[search_path]={schema}");
-    let result = bench("PostgreSQL", database_url).await;
-    // Dropped even when the bench failed, so that no schema is left behind.
-    let drop = format!("DROP SCHEMA {schema} CASCADE");
-    admin.execute_unprepared(&drop).await?;
-    admin.close().await?;
-    result
-}
-
 /// On 2 cores any other busy process skews the figures: say how busy the
 /// machine was (1, 5 and 15 minute load averages).
 fn load_average() -> String {
@@ -604,21 +582,28 @@ fn load_average() -> String {
     text.split(' ').take(3).collect::<Vec<_>>().join(" ")
 }
 
+#[path = "support/databases.rs"]
+mod databases;
+
 #[tokio::main]
 async fn main() -> BenchResult<()> {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let now = chrono::Utc::now().format("%Y-%m-%d %H:%M UTC");
     println!("chronicle commands bench, {now}, {cores} cores, {TRIALS} trials x {TRIAL:?}");
     println!("load average before: {}", load_average());
-    bench_sqlite().await?;
-    let pg_url = ["BENCH_DATABASE_URL", "TEST_DATABASE_URL"]
-        .iter()
-        .find_map(|var| std::env::var(var).ok().filter(|url| !url.is_empty()));
-    match pg_url {
-        Some(url) => bench_postgres(&url).await,
-        None => {
-            println!("\nPostgreSQL: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)");
-            Ok(())
-        }
+    for db in databases::all(16).await {
+        let name = if db.name == "sqlite" {
+            "SQLite"
+        } else {
+            "PostgreSQL"
+        };
+        bench(name, db.args.database_url.clone()).await?;
     }
+    if std::env::var("BENCH_DATABASE_URL")
+        .or(std::env::var("TEST_DATABASE_URL"))
+        .is_err()
+    {
+        println!("\nPostgreSQL: skipped (set BENCH_DATABASE_URL or TEST_DATABASE_URL)");
+    }
+    Ok(())
 }

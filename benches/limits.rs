@@ -18,10 +18,7 @@ const TRIES: usize = 21;
 
 #[tokio::main]
 async fn main() {
-    databases::each("limits.db", 8, |name, args| async move {
-        run(name, &args).await
-    })
-    .await;
+    databases::each(8, |name, args| async move { run(name, &args).await }).await;
 }
 
 /// One request: a content type and a body.

@@ -23,12 +23,7 @@ const DELTA: i64 = 50;
 
 #[tokio::main]
 async fn main() {
-    databases::each(
-        "load.db",
-        8,
-        |name, args| async move { run(name, &args).await },
-    )
-    .await;
+    databases::each(8, |name, args| async move { run(name, &args).await }).await;
 }
 
 async fn run(name: &str, args: &DatabaseArgs) {

@@ -26,10 +26,7 @@ const WRITE_FOR: Duration = Duration::from_secs(5);
 
 #[tokio::main]
 async fn main() {
-    databases::each("projections.db", 16, |name, args| async move {
-        run(name, &args).await
-    })
-    .await;
+    databases::each(16, |name, args| async move { run(name, &args).await }).await;
 }
 
 async fn run(name: &str, args: &DatabaseArgs) {

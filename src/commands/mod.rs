@@ -254,3 +254,6 @@ fn single_plan<A: Aggregate>(
         cache: vec![cache(stream, state)],
     })
 }
+
+#[cfg(test)]
+mod tests;

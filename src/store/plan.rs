@@ -1,7 +1,7 @@
 //! Deciding a batch: which jobs pass their checks, and the versions and
 //! positions their events get. Pure, so the rules are tested without a
-//! database; `commit.rs` feeds it what the transaction read and writes what
-//! it returns.
+//! database (the tests below build a [`BatchState`] by hand); `commit.rs`
+//! feeds it what the transaction read and writes what it returns.
 
 use std::collections::HashMap;
 
@@ -96,24 +96,8 @@ fn succeeded(
 /// Checks one job against the state and, when it passes, advances the state
 /// as if its events were written. A failed job leaves the state untouched.
 fn plan_job(state: &mut BatchState, job: &[StreamAppend]) -> Result<AppendOutcome, StoreError> {
-    let mut retried = 0;
-    for append in job {
-        if already_stored(state, append)? {
-            retried += 1;
-        }
-    }
-    if retried == job.len() {
-        return Ok(replay_of_stored(state, job));
-    }
-    if retried > 0 {
-        // A multi-stream append commits whole or not at all, so part of it
-        // being stored means these ids were used by some other append.
-        let event = job
-            .iter()
-            .flat_map(|a| &a.events)
-            .find_map(|e| e.id.and_then(|id| state.existing.get(&id)))
-            .expect("a stored stream append has a stored id");
-        return Err(duplicate(event));
+    if let Some(retry) = as_retry(state, job)? {
+        return Ok(retry);
     }
     for append in job {
         let actual = current_version(state, append.stream.as_str());
@@ -121,6 +105,37 @@ fn plan_job(state: &mut BatchState, job: &[StreamAppend]) -> Result<AppendOutcom
             return Err(conflict(append, actual));
         }
     }
+    Ok(assign(state, job))
+}
+
+/// The outcome of a job whose events are all stored already (an
+/// idempotent retry), `None` for a job with nothing stored, and an error
+/// for one only partly stored: a multi-stream append commits whole or not
+/// at all, so its ids were used by some other append.
+fn as_retry(state: &BatchState, job: &[StreamAppend]) -> Result<Option<AppendOutcome>, StoreError> {
+    let mut retried = 0;
+    for append in job {
+        if already_stored(state, append)? {
+            retried += 1;
+        }
+    }
+    if retried == 0 {
+        return Ok(None);
+    }
+    if retried == job.len() {
+        return Ok(Some(replay_of_stored(state, job)));
+    }
+    let event = job
+        .iter()
+        .flat_map(|a| &a.events)
+        .find_map(|e| e.id.and_then(|id| state.existing.get(&id)))
+        .expect("a stored stream append has a stored id");
+    Err(duplicate(event))
+}
+
+/// Gives a job's events their versions and positions, and advances the
+/// state past them.
+fn assign(state: &mut BatchState, job: &[StreamAppend]) -> AppendOutcome {
     let mut versions = Vec::with_capacity(job.len());
     let mut events = Vec::new();
     for append in job {
@@ -154,12 +169,12 @@ fn plan_job(state: &mut BatchState, job: &[StreamAppend]) -> Result<AppendOutcom
             .insert(append.stream.as_str().to_owned(), version);
         versions.push((append.stream.clone(), version));
     }
-    Ok(AppendOutcome {
+    AppendOutcome {
         versions,
         position: state.head,
         events,
         appended: true,
-    })
+    }
 }
 
 /// True when every event of `append` is already stored in its stream, in
@@ -250,3 +265,7 @@ fn duplicate(event: &RecordedEvent) -> StoreError {
         version: event.version,
     }
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

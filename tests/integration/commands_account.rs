@@ -70,7 +70,6 @@ async fn open_account_records_owner_currency_and_balance_in_minor_units_and_gene
         assert_metadata(&result, command_id, label);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -129,7 +128,6 @@ async fn deposit_and_withdraw_each_append_one_event_with_the_amount_in_minor_uni
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -170,7 +168,6 @@ async fn transfer_appends_the_debit_and_the_credit_in_one_command_tied_by_one_tr
         assert_eq!(balance_of(&server, "t-b").await, 1234, "{label}");
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -205,7 +202,6 @@ async fn close_account_succeeds_once_the_balance_is_withdrawn_to_zero() {
         assert_eq!(version, 3, "{label}");
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -270,7 +266,6 @@ async fn an_amount_that_is_not_a_positive_exact_amount_in_the_currency_is_bad_us
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -347,7 +342,6 @@ async fn a_bad_owner_currency_or_account_id_a_transfer_to_itself_or_across_curre
         assert_eq!(version, 1, "{}: still open, nothing appended", db.name);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -402,7 +396,6 @@ async fn commands_on_a_missing_account_are_not_found_and_opening_an_existing_one
         assert_eq!(balance_of(&server, "here").await, 1000, "{}", db.name);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -454,6 +447,5 @@ async fn overdrawing_is_insufficient_funds_and_moving_money_on_a_closed_account_
         assert_eq!(balance_of(&server, "rich").await, 10_000, "{}", db.name);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }

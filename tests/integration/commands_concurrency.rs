@@ -68,7 +68,6 @@ async fn ten_racing_retries_of_one_deposit_all_return_the_same_result_and_deposi
         assert_eq!(record["position"], result["position"], "{label}: {record}");
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -123,7 +122,6 @@ async fn racing_retries_that_their_own_success_would_refuse_or_make_a_no_op_all_
         }
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -178,7 +176,6 @@ async fn fifty_concurrent_deposits_to_one_account_all_succeed_each_at_its_own_ve
         refusals.push((label, refused.len(), refused.first().cloned()));
 
         server.stop().await;
-        db.cleanup().await;
     }
     assert!(
         refusals.iter().all(|(_, n, _)| *n == 0),
@@ -276,7 +273,6 @@ async fn concurrent_opposite_transfers_all_finish_conserve_money_and_never_overd
         refusals.push((label, refused.len(), refused.first().cloned()));
 
         server.stop().await;
-        db.cleanup().await;
     }
     assert!(
         refusals.iter().all(|(_, n, _)| *n == 0),
@@ -314,6 +310,5 @@ async fn users_racing_to_register_one_email_leave_exactly_one_holder() {
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }

@@ -122,7 +122,6 @@ async fn retrying_any_command_with_its_id_and_input_returns_the_first_result_and
         assert_eq!(server.total_events().await, total, "{label}");
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -200,7 +199,6 @@ async fn reusing_a_command_id_for_another_input_or_command_is_bad_user_input_and
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -294,6 +292,5 @@ async fn retrying_a_rejected_command_returns_the_same_error_even_after_its_cause
         assert_eq!(result["version"], 2, "{}", db.name);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }

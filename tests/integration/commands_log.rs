@@ -137,7 +137,6 @@ async fn the_command_log_pages_newest_first_with_a_cursor_that_stays_put_as_comm
         }
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -174,7 +173,6 @@ async fn the_command_log_filters_by_status_and_pages_within_the_filter() {
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -220,6 +218,5 @@ async fn command_by_id_describes_the_outcome_and_is_null_for_an_unknown_id() {
         }
 
         server.stop().await;
-        db.cleanup().await;
     }
 }

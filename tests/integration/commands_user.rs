@@ -90,7 +90,6 @@ async fn register_user_appends_the_registration_and_reserves_the_normalized_emai
         assert_metadata(&result, command_id, label);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -151,7 +150,6 @@ async fn update_user_records_only_what_changed_and_moves_the_email_reservation()
         assert_eq!(server.total_events().await, total, "{label}");
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -181,7 +179,6 @@ async fn delete_user_appends_the_deletion_and_releases_the_email() {
         assert_metadata(&result, "del-1", label);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -261,7 +258,6 @@ async fn an_invalid_email_or_name_or_an_update_with_nothing_to_update_is_bad_use
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -292,7 +288,6 @@ async fn updating_or_deleting_a_missing_or_deleted_user_is_not_found() {
         }
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -333,7 +328,6 @@ async fn a_user_id_and_an_email_in_any_letter_case_can_each_be_registered_only_o
         register(&server, "u-d", "other@example.com").await;
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -364,6 +358,5 @@ async fn an_email_freed_by_deleting_its_user_or_by_an_email_change_can_be_regist
         assert_eq!(result["version"], 3, "{label}");
 
         server.stop().await;
-        db.cleanup().await;
     }
 }

@@ -57,7 +57,6 @@ async fn a_stale_expected_version_on_an_account_is_a_concurrency_conflict_with_e
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -100,6 +99,5 @@ async fn a_stale_expected_version_on_a_user_is_a_concurrency_conflict_with_expec
         assert_eq!(result["version"], 3, "{}", db.name);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }

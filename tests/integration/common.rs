@@ -1,91 +1,18 @@
-//! Test support: a fresh database per test (SQLite in a temp file, and
-//! PostgreSQL in its own schema when `TEST_DATABASE_URL` is set), and a real
-//! server on a random port.
+//! Test support: a fresh database per test (`test_db.rs`: SQLite in a temp
+//! file, and PostgreSQL in its own schema when `TEST_DATABASE_URL` is set),
+//! and a real server on a random port.
 
 use std::net::SocketAddr;
 
-use chronicle::{AppState, Config, DatabaseArgs, EventStore};
+use chronicle::{AppState, Config};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 
-/// One fresh, empty database.
-pub struct TestDb {
-    pub name: &'static str,
-    pub args: DatabaseArgs,
-    _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<(String, String)>,
-}
+pub use crate::test_db::TestDb;
 
 /// SQLite always; PostgreSQL too when `TEST_DATABASE_URL` is set.
 pub async fn databases() -> Vec<TestDb> {
-    let mut dbs = vec![TestDb::sqlite()];
-    if let Ok(url) = std::env::var("TEST_DATABASE_URL")
-        && !url.is_empty()
-    {
-        dbs.push(TestDb::postgres(&url).await);
-    }
-    dbs
-}
-
-impl TestDb {
-    pub fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("chronicle.db").display());
-        Self {
-            name: "sqlite",
-            args: DatabaseArgs {
-                database_url: url,
-                db_pool_size: 8,
-            },
-            _dir: Some(dir),
-            pg_schema: None,
-        }
-    }
-
-    pub async fn postgres(base_url: &str) -> Self {
-        use sea_orm::ConnectionTrait;
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let admin = sea_orm::Database::connect(base_url)
-            .await
-            .expect("connect to TEST_DATABASE_URL");
-        admin
-            .execute_unprepared(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .expect("create test schema");
-        admin.close().await.ok();
-        let sep = if base_url.contains('?') { '&' } else { '?' };
-        Self {
-            name: "postgres",
-            args: DatabaseArgs {
-                database_url: format!("{base_url}{sep}options[search_path]={schema}"),
-                db_pool_size: 8,
-            },
-            _dir: None,
-            pg_schema: Some((base_url.to_owned(), schema)),
-        }
-    }
-
-    /// A migrated store on this database (a new pool and writer each call:
-    /// two calls behave like two server nodes).
-    pub async fn store(&self) -> EventStore {
-        let db = chronicle::connect_and_migrate(&self.args)
-            .await
-            .expect("migrate");
-        EventStore::open(db).await.expect("open store")
-    }
-
-    /// Drops the PostgreSQL schema (the SQLite file goes with the temp dir).
-    pub async fn cleanup(self) {
-        use sea_orm::ConnectionTrait;
-        if let Some((url, schema)) = &self.pg_schema
-            && let Ok(admin) = sea_orm::Database::connect(url.as_str()).await
-        {
-            let _ = admin
-                .execute_unprepared(&format!("DROP SCHEMA {schema} CASCADE"))
-                .await;
-            admin.close().await.ok();
-        }
-    }
+    crate::test_db::fresh_databases(&["TEST_DATABASE_URL"]).await
 }
 
 /// The real server on 127.0.0.1, on a port the OS picked.

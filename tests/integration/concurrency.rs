@@ -67,7 +67,6 @@ async fn exactly_one_of_32_writers_wins_each_expected_version_of_a_stream() {
             (1..=VERSIONS).collect::<Vec<_>>(),
             "no gap in the stream"
         );
-        db.cleanup().await;
     }
 }
 
@@ -107,7 +106,6 @@ async fn global_log_does_not_skip_events_when_writers_commit_concurrently() {
             "every position once, in order, on {}",
             db.name
         );
-        db.cleanup().await;
     }
 }
 

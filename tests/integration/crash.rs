@@ -190,7 +190,6 @@ async fn kill_9_under_load_loses_nothing_acknowledged_and_applies_nothing_twice(
             verify(&http, &node.url, &every, label, cycle).await;
         }
         node.kill().await;
-        db.cleanup().await;
     }
 }
 

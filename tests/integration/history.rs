@@ -83,7 +83,6 @@ async fn stored_v1_deposits_read_as_v2_everywhere() {
         assert_eq!(deposit["schemaVersion"], 2);
         assert_eq!(deposit["data"]["amount"], 1200);
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -141,7 +140,6 @@ async fn an_event_version_no_upcaster_knows_is_served_as_stored_and_stops_every_
             "{status}"
         );
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -180,7 +178,6 @@ async fn snapshots_of_another_state_shape_or_unreadable_ones_are_ignored() {
                 db.name
             );
         }
-        db.cleanup().await;
     }
 }
 
@@ -229,7 +226,6 @@ async fn account_at_a_time_sees_the_account_as_it_was_then() {
             .await;
         assert_eq!(error_code(&both), Some("BAD_USER_INPUT"));
         server.stop().await;
-        db.cleanup().await;
     }
 }
 

@@ -136,7 +136,6 @@ async fn append_returns_the_stored_events_and_event_by_id_reads_them_back() {
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -198,7 +197,6 @@ async fn stream_reads_forward_and_backward_in_pages_that_follow_the_end_cursor()
         assert_eq!(numbers(nodes(&backward, "version")), [2, 1], "{}", db.name);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -259,7 +257,6 @@ async fn global_log_pages_by_position_and_filters_by_stream_category_and_type() 
         assert_eq!(paged["pageInfo"]["hasNextPage"], true, "{}", db.name);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -306,7 +303,6 @@ async fn stats_count_events_streams_types_and_categories() {
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -352,7 +348,6 @@ async fn retrying_an_append_with_the_same_event_ids_returns_the_first_result_and
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -400,7 +395,6 @@ async fn an_event_id_stored_in_one_stream_is_already_exists_in_another_and_appen
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -456,6 +450,5 @@ async fn a_wrong_expected_version_is_a_concurrency_conflict_with_expected_and_ac
         }
 
         server.stop().await;
-        db.cleanup().await;
     }
 }

@@ -138,7 +138,6 @@ async fn invalid_append_input_is_bad_user_input_and_appends_nothing() {
         assert_eq!(result["version"], 3, "{}", db.name);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -171,7 +170,6 @@ async fn bad_long_literals_in_the_query_text_are_bad_user_input_too() {
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -205,7 +203,6 @@ async fn append_events_refuses_the_aggregate_streams_as_bad_user_input() {
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -301,6 +298,5 @@ async fn invalid_paging_and_filter_arguments_are_bad_user_input() {
         }
 
         server.stop().await;
-        db.cleanup().await;
     }
 }

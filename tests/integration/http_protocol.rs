@@ -73,7 +73,6 @@ async fn get_runs_a_query_but_refuses_a_mutation_with_405_and_allow_post() {
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -117,7 +116,6 @@ async fn graphql_response_json_gets_400_for_requests_that_never_ran_and_json_get
         }
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -159,7 +157,6 @@ async fn browsers_get_graphiql_at_the_root_and_on_get_graphql_without_a_query() 
         );
 
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -184,6 +181,5 @@ async fn health_says_ok_and_ready_answers_200_once_started() {
         assert_eq!(ready.status(), 200, "{}", db.name);
 
         server.stop().await;
-        db.cleanup().await;
     }
 }

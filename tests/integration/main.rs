@@ -29,5 +29,6 @@ mod subscriptions_limits;
 mod subscriptions_load;
 mod subscriptions_status;
 mod subscriptions_support;
+mod test_db;
 mod ws_client;
 mod ws_protocol;

@@ -153,7 +153,6 @@ fn every_read_model_equals_a_fold_of_the_log_after_random_commands() {
             })
         });
         rt.block_on(server.stop());
-        rt.block_on(db.cleanup());
         if let Err(err) = result {
             panic!("{err}");
         }
@@ -231,7 +230,6 @@ async fn a_paused_projection_falls_behind_and_catches_up_when_resumed() {
         let status = projection(&server, "AccountBalances").await;
         assert_eq!(status["lag"], 0, "{}: {status}", db.name);
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -298,7 +296,6 @@ async fn a_rebuild_while_clients_write_ends_equal_to_the_fold_of_the_log() {
             assert_eq!(status["status"], "RUNNING", "{} {name}: {status}", db.name);
         }
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -368,6 +365,5 @@ async fn a_malformed_account_event_fails_the_account_read_models_at_its_position
             .await;
         assert_eq!(TestServer::data(&account)["account"]["balance"], "1.00");
         server.stop().await;
-        db.cleanup().await;
     }
 }

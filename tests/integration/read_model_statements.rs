@@ -98,6 +98,5 @@ async fn a_page_of_accounts_reads_their_transactions_in_a_bounded_number_of_stat
         }
         assert_eq!(counts, [2, 2], "{}", db.name);
         server.stop().await;
-        db.cleanup().await;
     }
 }

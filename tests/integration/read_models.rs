@@ -120,7 +120,6 @@ async fn transactions_list_every_movement_newest_first_with_the_balance_after_it
             .await;
         assert_eq!(error_code(&foreign), Some("BAD_USER_INPUT"), "{foreign}");
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -200,7 +199,6 @@ async fn daily_summaries_validate_their_bounds_and_list_days_then_currencies() {
             );
         }
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -253,7 +251,6 @@ async fn a_read_with_min_position_sees_the_write_just_made() {
             assert_eq!(data["user"]["name"], format!("W{i}"));
         }
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -296,7 +293,6 @@ async fn a_min_position_beyond_the_log_fails_with_consistency_timeout() {
             .await;
         assert_eq!(error_code(&negative), Some("BAD_USER_INPUT"), "{negative}");
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -436,6 +432,5 @@ async fn cursors_stay_stable_while_rows_arrive_between_pages() {
         assert_eq!(seen, expected, "{} Account.transactions", db.name);
         assert!(seen.len() >= before.len());
         server.stop().await;
-        db.cleanup().await;
     }
 }

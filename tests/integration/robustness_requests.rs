@@ -96,7 +96,6 @@ async fn a_deeply_nested_literal_is_refused_before_parsing() {
         assert_eq!(limit(&r), Some("maxNesting"), "{}: {r}", db.name);
         assert_alive(&server, db.name).await;
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -155,7 +154,6 @@ async fn fragment_explosions_alias_floods_and_costly_queries_are_refused() {
         TestServer::data(&r);
         assert_alive(&server, db.name).await;
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -229,7 +227,6 @@ async fn bodies_that_are_not_graphql_requests_get_json_errors_with_codes() {
         assert_eq!(server.total_events().await, 0);
         assert_alive(&server, db.name).await;
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -246,7 +243,6 @@ async fn a_body_over_the_limit_gets_a_413_the_client_can_read() {
         // The connection is reusable afterwards.
         assert_eq!(server.total_events().await, 0);
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -293,7 +289,6 @@ async fn input_a_database_would_reject_is_bad_user_input_before_sql() {
         assert_eq!(server.total_events().await, 0, "{label}");
         assert_alive(&server, label).await;
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -338,6 +333,5 @@ async fn a_batch_runs_each_operation_and_is_bounded() {
             db.name
         );
         server.stop().await;
-        db.cleanup().await;
     }
 }

@@ -112,7 +112,6 @@ async fn a_generic_event_reusing_an_aggregate_type_never_reaches_a_read_model() 
             );
         }
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -216,7 +215,6 @@ async fn event_data_at_the_nesting_bound_reads_back_everywhere_and_past_it_is_re
         client.close().await;
         all_running_at(&server, position, label).await;
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -250,7 +248,6 @@ async fn an_event_at_the_size_bound_reads_back_and_one_byte_more_is_refused() {
         assert_eq!(error_code(&r), Some("BAD_USER_INPUT"), "{}: {r}", db.name);
         all_running_at(&server, appended["position"].as_i64().unwrap(), db.name).await;
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -304,7 +301,6 @@ async fn amounts_are_bounded_and_a_days_sums_never_overflow() {
         assert_eq!(day["transactionCount"], 10, "{label}");
         all_running_at(&server, position, label).await;
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -399,6 +395,5 @@ async fn a_projection_wedged_on_an_unreadable_event_is_unwedged_by_skipping_it()
             "{label}: {r}"
         );
         server.stop().await;
-        db.cleanup().await;
     }
 }

@@ -47,7 +47,6 @@ async fn appends_get_consecutive_versions_and_global_positions() {
             .unwrap()
             .expect("stream exists");
         assert_eq!((info.category.as_str(), info.version), ("order", 3));
-        db.cleanup().await;
     }
 }
 
@@ -111,7 +110,6 @@ async fn a_stale_expected_version_is_a_conflict_that_stores_nothing() {
             "on {}",
             db.name
         );
-        db.cleanup().await;
     }
 }
 
@@ -161,7 +159,6 @@ async fn retrying_an_append_with_the_same_event_ids_appends_nothing() {
             .unwrap_err();
         assert!(matches!(err, StoreError::Conflict { .. }), "{err:?}");
         assert_eq!(store.stats().await.unwrap().total_events, 3);
-        db.cleanup().await;
     }
 }
 
@@ -202,7 +199,6 @@ async fn an_event_id_stored_elsewhere_is_a_duplicate_not_a_retry() {
             "{err:?}"
         );
         assert_eq!(store.stats().await.unwrap().total_events, 1);
-        db.cleanup().await;
     }
 }
 
@@ -255,7 +251,6 @@ async fn a_multi_stream_append_commits_all_streams_or_none() {
             ok.events.iter().map(|e| e.position).collect::<Vec<_>>(),
             vec![2, 3]
         );
-        db.cleanup().await;
     }
 }
 
@@ -303,7 +298,6 @@ async fn invalid_appends_are_refused_before_touching_the_log() {
         assert_eq!(store.stats().await.unwrap().total_events, 0);
         assert!(StreamId::parse("").is_err());
         assert!(ExpectedVersion::from_option(Some(-1)).is_err());
-        db.cleanup().await;
     }
 }
 
@@ -339,7 +333,6 @@ async fn streams_read_forward_and_backward_from_a_version() {
                 .unwrap()
                 .is_empty()
         );
-        db.cleanup().await;
     }
 }
 
@@ -398,7 +391,6 @@ async fn the_global_log_filters_by_stream_category_and_type() {
         assert_eq!(ids(one).await, vec!["order-2"]);
         let after = store.read_log(3, &LogFilter::default(), 1).await.unwrap();
         assert_eq!(after[0].position, 4, "paged from a position");
-        db.cleanup().await;
     }
 }
 
@@ -421,7 +413,6 @@ async fn an_event_reads_back_exactly_as_the_append_returned_it() {
             .expect("stored");
         assert_eq!(stored, outcome.events[0], "on {}", db.name);
         assert!(store.event(Uuid::new_v4()).await.unwrap().is_none());
-        db.cleanup().await;
     }
 }
 
@@ -452,6 +443,5 @@ async fn a_failed_check_fails_only_its_own_append_in_a_concurrent_batch() {
             .count();
         assert_eq!(failed, 5, "on {}", db.name);
         assert_eq!(store.stats().await.unwrap().total_events, 16);
-        db.cleanup().await;
     }
 }

@@ -52,7 +52,6 @@ async fn catch_up_hands_over_to_live_without_gap_or_duplicate_while_writes_race(
             assert_eq!(versions, (101..=head).collect::<Vec<_>>(), "{context}");
             client.close().await;
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }
@@ -94,7 +93,6 @@ async fn without_after_position_only_events_committed_after_subscribing_arrive()
             assert_dense(&seen, first.position, last, &context);
             client.close().await;
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }
@@ -189,7 +187,6 @@ async fn filters_by_stream_id_category_and_types_in_catch_up_and_live() {
             assert!(extra.is_err(), "{context}: unexpected {extra:?}");
             client.close().await;
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }
@@ -238,7 +235,6 @@ async fn a_negative_or_non_numeric_after_position_and_other_bad_requests_are_rep
             assert_dense(&seen, 1, last, &context);
             client.close().await;
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }
@@ -267,7 +263,6 @@ async fn the_graphql_path_upgrades_too_and_a_stopped_subscription_goes_quiet() {
             assert!(after.is_err(), "{context}: after stop, {after:?}");
             client.close().await;
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }

@@ -60,7 +60,6 @@ async fn a_connection_beyond_its_subscription_limit_gets_an_error_and_a_stop_fre
             assert_eq!(data["eventAppended"]["position"], 1, "{context}");
             client.close().await;
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }
@@ -97,7 +96,6 @@ async fn a_connection_beyond_the_server_limit_is_refused_with_503_until_one_clos
                 }
             }
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }
@@ -131,7 +129,6 @@ async fn a_websocket_without_a_graphql_subprotocol_is_refused_with_400() {
             assert_dense(&events_until(&mut client, &id, 1).await, 1, 1, &context);
             client.close().await;
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }

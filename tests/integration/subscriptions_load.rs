@@ -70,7 +70,6 @@ async fn two_hundred_subscribers_each_receive_every_event_appended_concurrently(
             }
             assert_eq!(subscribers, CONNECTIONS * PER_CONNECTION, "{context}");
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }
@@ -173,6 +172,5 @@ async fn a_stalled_subscriber_gets_every_event_in_order_once_it_reads_again_and_
             started.elapsed()
         );
         server.stop().await;
-        db.cleanup().await;
     }
 }

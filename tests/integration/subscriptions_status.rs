@@ -72,7 +72,6 @@ async fn projection_status_reports_rebuilding_then_running_through_a_rebuild() {
             );
             client.close().await;
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }
@@ -117,7 +116,6 @@ async fn projection_status_without_a_name_reports_every_projection() {
             assert_eq!(codes(&errors), ["NOT_FOUND"], "{context}: {errors:?}");
             client.close().await;
             server.stop().await;
-            db.cleanup().await;
         }
     }
 }

@@ -100,7 +100,6 @@ async fn breaking_the_protocol_closes_with_its_code() {
         send(&mut ws, start(Protocol::TransportWs, "same", LIVE)).await;
         assert_eq!(next(&mut ws).await, Err(4409), "{}", db.name);
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -127,7 +126,6 @@ async fn the_subprotocol_is_negotiated_exactly_or_refused() {
         .await;
         assert!(ws.is_ok(), "{}", db.name);
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -166,7 +164,6 @@ async fn an_operation_that_never_ran_gets_the_protocols_error_message() {
             }
         }
         server.stop().await;
-        db.cleanup().await;
     }
 }
 
@@ -189,6 +186,5 @@ async fn the_legacy_protocol_sends_ka_after_the_ack() {
         }
         assert_eq!(kinds, ["connection_ack", "ka"], "{}", db.name);
         server.stop().await;
-        db.cleanup().await;
     }
 }
