@@ -1,25 +1,36 @@
 //! Chronicle: an event-sourced CQRS server with a GraphQL API.
 //!
 //! # Layout
+//! - `app.rs`: the composition root: builds the parts below, wires them,
+//!   and serves. `config/`: the command line, one type per concern.
 //! - `domain/`: pure aggregates (`account/`, `user/`), money, and the
 //!   `Aggregate` trait. Where a command is decided: `*/decide.rs`.
-//! - `commands/`: load, decide, append with the loaded version; the
-//!   aggregate cache (`repository.rs`), retries and the command log
-//!   (`execute.rs`), one file per aggregate's commands.
+//! - `commands/`: one type per command (`command.rs` is the trait;
+//!   `account.rs`, `transfer.rs`, `user.rs`), run by one executor
+//!   (`execute.rs`: the command log, locks, retries); the aggregate cache
+//!   (`repository.rs`).
 //! - `store/`: the event store. Where an event is stored: `store/commit.rs`
 //!   (one transaction per batch), fed by the group-commit writer
-//!   (`store/writer.rs`); the append rules are in `store/plan.rs`.
+//!   (`store/writer.rs`); the append rules are in `store/plan.rs`, the
+//!   upcasters applied on read in `store/upcast/`.
+//! - `read_models/`: one module per read model, holding its projection and
+//!   its queries. Where a read model updates a row: its `fold`. The
+//!   projector tasks are in `read_models/runtime/`.
+//! - `subscriptions/`: where a subscription is fed: `hub.rs` (fan-out) and
+//!   `event_feed.rs` (catch-up, then live).
 //! - `graphql/`: the schema: `query/`, `mutation/` (one file per area),
-//!   `types/` (API types, separate from the SeaORM entities), `scalars.rs`,
-//!   and `error.rs`, the one place where errors get their
-//!   `extensions.code`.
-//! - `http.rs`: the axum router (GraphQL over HTTP, GraphiQL, health,
-//!   `/metrics`); `metrics.rs`: metric names and the Prometheus recorder.
-//! - `server.rs`: start-up (connect, migrate, open the store) and `serve`.
-//! - `db.rs`: connection settings; `config.rs`: command line.
+//!   `types/` (API types, separate from the SeaORM entities), `limits/`
+//!   (what one request may ask), and `error.rs`, the one place where errors
+//!   get their `extensions.code`.
+//! - `http/`: the axum router, GraphQL over HTTP (`graphql.rs`) and over
+//!   WebSocket (`websocket/`), health and `/metrics`.
+//! - `error_code.rs`: the one vocabulary of error codes; `metrics.rs`:
+//!   metric names and the Prometheus recorder; `db.rs`: connection
+//!   settings.
 //!
 //! The tables are SeaORM entities in the `entity` crate; their migrations
-//! are in the `migration` crate.
+//! are in the `migration` crate. `docs/architecture.md` draws how a
+//! mutation becomes events, rows and subscription messages.
 
 mod app;
 mod commands;

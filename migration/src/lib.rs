@@ -11,6 +11,7 @@ mod m20261122_000004_create_read_models;
 mod m20261122_000005_create_snapshots;
 mod m20261201_000006_add_projection_skips;
 mod m20261201_000007_widen_daily_summaries;
+mod m20261201_000008_drop_events_recorded_at_index;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_create_snapshots::Migration),
             Box::new(m20261201_000006_add_projection_skips::Migration),
             Box::new(m20261201_000007_widen_daily_summaries::Migration),
+            Box::new(m20261201_000008_drop_events_recorded_at_index::Migration),
         ]
     }
 }

@@ -38,7 +38,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        // Time travel (`accountAt(asOf)`) looks events up by time.
+        // Dropped again by m20261201_000008: nothing reads by time.
         manager
             .create_index(
                 Index::create()

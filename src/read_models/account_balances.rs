@@ -72,7 +72,8 @@ pub fn account_events(
     super::decode(events, Account::CATEGORY)
 }
 
-/// The row after one event. Pure: the property tests fold with it too.
+/// The row after one event. Pure: `apply` folds each batch with it, and
+/// the tests below fold with it alone.
 pub fn fold(
     current: Option<row::Model>,
     account_id: &str,
@@ -255,4 +256,56 @@ pub async fn page<C: ConnectionTrait>(
         .limit(limit)
         .all(db)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read_models::testing::recorded;
+
+    fn opened(balance: i64) -> AccountEvent {
+        AccountEvent::AccountOpened {
+            owner: "Ada".into(),
+            currency: "USD".into(),
+            initial_balance: balance,
+        }
+    }
+
+    #[test]
+    fn movements_move_the_balance_and_count_and_a_closing_only_the_status() {
+        let mut row = fold(None, "a", &recorded("account-a", 1, 1), &opened(100)).unwrap();
+        let deposited = AccountEvent::MoneyDeposited {
+            amount: 50,
+            currency: "USD".into(),
+            description: None,
+        };
+        row = fold(Some(row), "a", &recorded("account-a", 2, 5), &deposited).unwrap();
+        assert_eq!(
+            (row.balance, row.transaction_count, row.version),
+            (150, 2, 2)
+        );
+        row = fold(
+            Some(row),
+            "a",
+            &recorded("account-a", 3, 9),
+            &AccountEvent::AccountClosed {},
+        )
+        .unwrap();
+        assert_eq!(
+            (row.status, row.transaction_count),
+            (AccountStatus::Closed, 2)
+        );
+    }
+
+    #[test]
+    fn an_event_for_an_account_never_opened_stops_the_projection() {
+        let err = fold(
+            None,
+            "x",
+            &recorded("account-x", 2, 3),
+            &AccountEvent::AccountClosed {},
+        )
+        .unwrap_err();
+        assert!(matches!(err, ProjectionError::Event(m) if m.contains("never opened")));
+    }
 }

@@ -22,7 +22,7 @@ mod types;
 mod upcast;
 mod writer;
 
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -112,10 +112,6 @@ impl EventStore {
     /// Where this process's write transactions begin (see `gate.rs`).
     pub fn gate(&self) -> &WriteGate {
         &self.gate
-    }
-
-    pub fn backend(&self) -> DbBackend {
-        self.db.get_database_backend()
     }
 
     /// Appends `events` to one stream if it is at `expected`.

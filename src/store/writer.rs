@@ -110,8 +110,10 @@ async fn process(
         Err(err) if requests.len() > 1 => {
             tracing::warn!(error = %err, jobs = requests.len(), "batch commit failed; retrying jobs one by one");
             for (request, reply) in requests.into_iter().zip(replies) {
+                let started = std::time::Instant::now();
                 let outcome = match commit_batch(db, gate, std::slice::from_ref(&request)).await {
                     Ok(mut committed) => {
+                        record(&committed, 1, started);
                         publish(announce, &committed);
                         committed.outcomes.remove(0)
                     }
