@@ -9,14 +9,17 @@
 //! module.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
+use crate::auth::Authenticator;
 use crate::commands::{AGGREGATE_CATEGORIES, Commands};
 use crate::config::{Config, DatabaseArgs};
 use crate::graphql::{ChronicleSchema, SchemaParts, build_schema};
-use crate::http::{ConnectionLimit, HttpState};
+use crate::http::{ConnectionLimit, HttpState, Origins, Shedding};
 use crate::read_models::Projections;
 use crate::store::{EventStore, StoreConfig, StoreError, Upcasters};
 use crate::subscriptions::Hub;
@@ -30,14 +33,30 @@ pub struct AppState {
     pub projections: Projections,
     pub hub: Hub,
     pub schema: ChronicleSchema,
+    auth: Arc<Authenticator>,
     connections: ConnectionLimit,
+    /// Cancelled when the server starts shutting down.
+    shutdown: CancellationToken,
+}
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The configuration cannot work (an unreadable key file, an invalid
+    /// origin): the message says which flag.
+    #[error("{0}")]
+    Config(String),
 }
 
 impl AppState {
     /// Connects, runs migrations, opens the store and starts everything
     /// that runs in the background. The server is ready once this returns.
-    pub async fn start(database: &DatabaseArgs, config: Config) -> Result<Self, StoreError> {
-        let db = crate::db::connect_and_migrate(database).await?;
+    pub async fn start(database: &DatabaseArgs, config: Config) -> Result<Self, StartError> {
+        let db = crate::db::connect_and_migrate(database)
+            .await
+            .map_err(StoreError::from)?;
         Self::start_on(db, config).await
     }
 
@@ -46,14 +65,22 @@ impl AppState {
     pub async fn start_on(
         db: sea_orm::DatabaseConnection,
         config: Config,
-    ) -> Result<Self, StoreError> {
+    ) -> Result<Self, StartError> {
+        let auth = Authenticator::new(&config.auth).map_err(StartError::Config)?;
         let store = EventStore::open_with(db, store_config(&config)).await?;
-        let projections = Projections::start(store.clone(), Projections::standard()).await?;
-        Ok(Self::new(store, projections, config))
+        let projections = Projections::start(store.clone(), Projections::standard())
+            .await
+            .map_err(StoreError::from)?;
+        Ok(Self::new(store, projections, config, auth))
     }
 
     /// The parts on a store and projections that are already running.
-    pub fn new(store: EventStore, projections: Projections, config: Config) -> Self {
+    pub fn new(
+        store: EventStore,
+        projections: Projections,
+        config: Config,
+        auth: Authenticator,
+    ) -> Self {
         // Installed before the first command or append records anything.
         crate::metrics::handle();
         let commands = Arc::new(Commands::new(
@@ -70,7 +97,12 @@ impl AppState {
             config: config.clone(),
         });
         Self {
-            connections: ConnectionLimit::new(config.subscriptions.max_connections),
+            connections: ConnectionLimit::new(
+                config.subscriptions.max_connections,
+                config.server.max_connections_per_ip,
+            ),
+            auth: Arc::new(auth),
+            shutdown: CancellationToken::new(),
             config,
             store,
             commands,
@@ -80,16 +112,33 @@ impl AppState {
         }
     }
 
-    /// What the HTTP layer serves.
-    pub fn http(&self) -> HttpState {
-        HttpState {
+    /// What the HTTP layer serves, on a loopback address or not (which
+    /// decides the default origins).
+    pub fn http(&self, loopback: bool) -> Result<HttpState, StartError> {
+        let server = &self.config.server;
+        Ok(HttpState {
             schema: self.schema.clone(),
             store: self.store.clone(),
             requests: self.config.requests.clone(),
             max_event_bytes: self.config.events.max_event_bytes,
             subscriptions: self.config.subscriptions.clone(),
             connections: self.connections.clone(),
-        }
+            auth: self.auth.clone(),
+            origins: Origins::new(&server.cors_origins, loopback).map_err(StartError::Config)?,
+            shedding: Shedding::new(
+                server.max_in_flight,
+                server.max_in_flight_per_ip,
+                server.request_timeout(),
+            ),
+            graphiql: !self.config.auth.disable_introspection,
+            shutdown: self.shutdown.clone(),
+        })
+    }
+
+    /// Whether callers need credentials (an admin secret or a JWT key is
+    /// configured).
+    pub fn auth_enabled(&self) -> bool {
+        self.auth.enabled()
     }
 }
 
@@ -103,14 +152,37 @@ pub fn store_config(config: &Config) -> StoreConfig {
     }
 }
 
-/// Serves the app on `listener` until `shutdown` completes, then lets
-/// requests in flight finish. Taking the listener lets a test bind port 0.
+/// Serves the app on `listener` until `shutdown` completes; then stops
+/// accepting, lets requests in flight finish, closes WebSockets (1001)
+/// and lets each projection end its batch. Taking the listener lets a test
+/// bind port 0.
+///
+/// Refuses to serve with no credentials configured on an address other
+/// than loopback, unless `--allow-unauthenticated` says so: every caller
+/// would be admin.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, crate::http::router(state.http()))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let addr = listener.local_addr()?;
+    let loopback = addr.ip().is_loopback();
+    if !state.auth_enabled() && !loopback && !state.config.auth.allow_unauthenticated {
+        return Err(std::io::Error::other(format!(
+            "refusing to serve on {addr} with no credentials configured (every caller would be admin): \
+             set --admin-secret or --jwt-secret/--jwt-public-key, listen on 127.0.0.1, or pass --allow-unauthenticated"
+        )));
+    }
+    let http = state.http(loopback).map_err(std::io::Error::other)?;
+    let token = state.shutdown.clone();
+    let signal = async move {
+        shutdown.await;
+        token.cancel();
+    };
+    let app = crate::http::router(http).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(signal)
+        .await?;
+    state.projections.stop().await;
+    Ok(())
 }

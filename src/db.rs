@@ -24,7 +24,9 @@ pub async fn connect(args: &DatabaseArgs) -> Result<DatabaseConnection, DbErr> {
     options
         .max_connections(args.db_pool_size.max(2))
         .min_connections(1)
-        .acquire_timeout(Duration::from_secs(10))
+        // A database that is down makes requests fail fast with
+        // UNAVAILABLE instead of queueing behind the pool.
+        .acquire_timeout(Duration::from_millis(args.db_acquire_timeout_ms))
         .sqlx_logging(false);
     if args.database_url.starts_with("sqlite:") {
         options.map_sqlx_sqlite_opts(|o| {
@@ -47,4 +49,28 @@ pub async fn connect_and_migrate(args: &DatabaseArgs) -> Result<DatabaseConnecti
     let db = connect(args).await?;
     Migrator::up(&db, None).await?;
     Ok(db)
+}
+
+/// Whether `err` says the database cannot be reached now (the pool timed
+/// out, the connection broke, the server refused or went away), as
+/// opposed to a statement that failed: the caller may retry later.
+pub fn is_unreachable(err: &DbErr) -> bool {
+    use sea_orm::RuntimeErr;
+    use sea_orm::sqlx::Error as Sqlx;
+    let sqlx = |runtime: &RuntimeErr| match runtime {
+        RuntimeErr::SqlxError(err) => Some(err.clone()),
+        _ => None,
+    };
+    match err {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(runtime) | DbErr::Exec(runtime) | DbErr::Query(runtime) => {
+            sqlx(runtime).is_some_and(|err| {
+                matches!(
+                    err.as_ref(),
+                    Sqlx::Io(_) | Sqlx::PoolTimedOut | Sqlx::PoolClosed | Sqlx::Tls(_) | Sqlx::Protocol(_)
+                ) || matches!(err.as_ref(), Sqlx::Database(db) if db.code().is_some_and(|c| c.starts_with("57P") || c.starts_with("08")))
+            })
+        }
+        _ => false,
+    }
 }

@@ -27,12 +27,19 @@ pub enum ErrorCode {
     Unauthenticated,
     /// Credentials whose role may not do this.
     Forbidden,
+    /// Load shedding: the server or this client has too many requests in
+    /// flight; retry after the `Retry-After` seconds.
+    TooManyRequests,
+    /// The request took longer than the server allows.
+    Timeout,
+    /// The database cannot be reached; retry later.
+    Unavailable,
     /// Ours: the detail is logged under an id, never sent.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 11] = [
+    pub const ALL: [ErrorCode; 14] = [
         Self::BadRequest,
         Self::BadUserInput,
         Self::NotFound,
@@ -43,6 +50,9 @@ impl ErrorCode {
         Self::ConsistencyTimeout,
         Self::Unauthenticated,
         Self::Forbidden,
+        Self::TooManyRequests,
+        Self::Timeout,
+        Self::Unavailable,
         Self::Internal,
     ];
 
@@ -59,6 +69,9 @@ impl ErrorCode {
             Self::ConsistencyTimeout => "CONSISTENCY_TIMEOUT",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden => "FORBIDDEN",
+            Self::TooManyRequests => "TOO_MANY_REQUESTS",
+            Self::Timeout => "TIMEOUT",
+            Self::Unavailable => "UNAVAILABLE",
             Self::Internal => "INTERNAL",
         }
     }

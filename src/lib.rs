@@ -33,6 +33,7 @@
 //! mutation becomes events, rows and subscription messages.
 
 mod app;
+mod auth;
 mod commands;
 mod config;
 mod db;

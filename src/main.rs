@@ -1,9 +1,23 @@
+use std::process::ExitCode;
+use std::time::Duration;
+
 use chronicle::{AppState, Cli, CliCommand};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+/// Runs the command; a failure is one line on stderr and exit code 1.
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("chronicle: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -22,14 +36,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "Chronicle listening on http://{} (GraphiQL at /, GraphQL at /graphql)",
                 listener.local_addr()?
             );
-            chronicle::serve(listener, state, shutdown_signal()).await?;
+            let grace = args.config.server.shutdown_timeout();
+            chronicle::serve(listener, state, shutdown_signal(grace)).await?;
+            tracing::info!("stopped");
         }
     }
     Ok(())
 }
 
-/// Ctrl-C or SIGTERM: stop accepting, let requests in flight finish.
-async fn shutdown_signal() {
+/// Ctrl-C or SIGTERM: stop accepting, let requests in flight finish. The
+/// process exits (0) after `grace` whatever is still running then.
+async fn shutdown_signal(grace: Duration) {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -48,5 +65,10 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = terminate => {},
     }
-    tracing::info!("shutting down");
+    tracing::info!(?grace, "shutting down");
+    tokio::spawn(async move {
+        tokio::time::sleep(grace).await;
+        tracing::warn!("the shutdown took longer than {grace:?}; exiting now");
+        std::process::exit(0);
+    });
 }

@@ -54,9 +54,13 @@ pub enum Rejection {
 /// A command that could not be carried out on our side.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    /// The store failed (the database, or the writer shutting down).
+    /// The store failed (a statement, the writer).
     #[error(transparent)]
     Store(StoreError),
+    /// The database cannot be reached, or the server is shutting down: the
+    /// command may be retried (with its commandId) later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
     /// A stored event that no longer reads, a state that cannot be
     /// serialized, a command log that answered nothing.
     #[error("{0}")]
@@ -67,6 +71,7 @@ impl CommandError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Rejected(rejection) => rejection.code(),
+            Self::Failed(Failure::Unavailable(_)) => ErrorCode::Unavailable,
             Self::Failed(_) => ErrorCode::Internal,
         }
     }
@@ -132,6 +137,10 @@ impl From<StoreError> for CommandError {
             err @ StoreError::DuplicateEventId { .. } => {
                 Rejection::DuplicateEvent(err.to_string()).into()
             }
+            StoreError::Database(err) if crate::db::is_unreachable(&err) => {
+                Failure::Unavailable(err.to_string()).into()
+            }
+            err @ StoreError::Unavailable => Failure::Unavailable(err.to_string()).into(),
             other => Failure::Store(other).into(),
         }
     }

@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 pub use account::{CloseAccount, Deposit, Movement, OpenAccount, Withdraw};
 pub use command::{Command, Plan};
-pub use error::{CommandError, Rejection};
+pub use error::{CommandError, Failure, Rejection};
 pub use history::AsOf;
 pub use repository::{Loaded, Repository};
 pub use transfer::TransferMoney;

@@ -4,12 +4,16 @@
 //! by the flag and by `Default`.
 
 mod limits;
+mod server;
 
 use std::net::SocketAddr;
 
 use clap::{Args, Parser, Subcommand};
 
 pub use limits::{EventLimits, RequestLimits};
+pub use server::ServerConfig;
+
+use crate::auth::AuthConfig;
 
 /// The SQLite file used when no database URL is given.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://chronicle.db";
@@ -57,10 +61,16 @@ pub struct DatabaseArgs {
     /// Connections in the database pool.
     #[arg(long, env = "CHRONICLE_DB_POOL_SIZE", default_value_t = DatabaseArgs::POOL_SIZE)]
     pub db_pool_size: u32,
+
+    /// How long a request waits for a database connection before it fails
+    /// with UNAVAILABLE, in milliseconds.
+    #[arg(long, env = "CHRONICLE_DB_ACQUIRE_TIMEOUT_MS", default_value_t = DatabaseArgs::ACQUIRE_TIMEOUT_MS)]
+    pub db_acquire_timeout_ms: u64,
 }
 
 impl DatabaseArgs {
     pub const POOL_SIZE: u32 = 16;
+    pub const ACQUIRE_TIMEOUT_MS: u64 = 3_000;
 }
 
 impl Default for DatabaseArgs {
@@ -68,6 +78,7 @@ impl Default for DatabaseArgs {
         Self {
             database_url: DEFAULT_DATABASE_URL.to_owned(),
             db_pool_size: Self::POOL_SIZE,
+            db_acquire_timeout_ms: Self::ACQUIRE_TIMEOUT_MS,
         }
     }
 }
@@ -75,6 +86,10 @@ impl Default for DatabaseArgs {
 /// Everything a server is configured with beside its address and database.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Config {
+    #[command(flatten)]
+    pub auth: AuthConfig,
+    #[command(flatten)]
+    pub server: ServerConfig,
     #[command(flatten)]
     pub api: ApiConfig,
     #[command(flatten)]

@@ -17,7 +17,7 @@ use async_graphql::{ErrorExtensionValues, InputType, InputValueError};
 use sea_orm::DbErr;
 use uuid::Uuid;
 
-use crate::commands::{CommandError, Rejection};
+use crate::commands::{CommandError, Failure, Rejection};
 use crate::error_code::ErrorCode;
 use crate::read_models::ProjectionsError;
 use crate::store::StoreError;
@@ -75,6 +75,10 @@ impl From<CommandError> for ApiError {
                 actual,
             },
             CommandError::Rejected(rejection) => Self::new(rejection.code(), rejection.to_string()),
+            CommandError::Failed(failure @ Failure::Unavailable(_)) => {
+                tracing::warn!(%failure, "answered UNAVAILABLE");
+                Self::new(ErrorCode::Unavailable, UNAVAILABLE)
+            }
             CommandError::Failed(failure) => Self::Internal(failure.to_string()),
         }
     }
@@ -88,9 +92,16 @@ impl From<StoreError> for ApiError {
 
 impl From<DbErr> for ApiError {
     fn from(err: DbErr) -> Self {
+        if crate::db::is_unreachable(&err) {
+            tracing::warn!(%err, "answered UNAVAILABLE");
+            return Self::new(ErrorCode::Unavailable, UNAVAILABLE);
+        }
         Self::Internal(format!("database error: {err}"))
     }
 }
+
+/// What a client is told when the database cannot be reached.
+const UNAVAILABLE: &str = "the database cannot be reached right now; retry later";
 
 impl From<ProjectionsError> for ApiError {
     fn from(err: ProjectionsError) -> Self {
@@ -102,6 +113,7 @@ impl From<ProjectionsError> for ApiError {
                 Self::new(ErrorCode::ConsistencyTimeout, err.to_string())
             }
             ProjectionsError::NothingToSkip(message) => Self::bad_input(message),
+            ProjectionsError::Database(err) => err.into(),
             other => Self::Internal(other.to_string()),
         }
     }
@@ -206,10 +218,12 @@ mod tests {
     }
 
     #[test]
-    fn store_refusals_keep_their_codes_and_failures_are_internal() {
+    fn store_refusals_keep_their_codes_and_failures_are_internal_or_unavailable() {
         let code = |err: StoreError| ApiError::from(err).code();
         assert_eq!(code(StoreError::invalid("no")), ErrorCode::BadUserInput);
-        assert_eq!(code(StoreError::Unavailable), ErrorCode::Internal);
+        assert_eq!(code(StoreError::Unavailable), ErrorCode::Unavailable);
+        let broken = sea_orm::DbErr::Custom("a constraint".into());
+        assert_eq!(code(StoreError::Database(broken)), ErrorCode::Internal);
         let conflict = StoreError::Conflict {
             stream: "s".into(),
             expected: 1,

@@ -1,6 +1,7 @@
 //! The GraphQL schema: roots merged from one file per area, API types of
 //! their own, and one error mapping. No transport code lives here.
 
+mod access;
 mod consistency;
 mod error;
 mod limits;
@@ -62,6 +63,7 @@ pub fn build_schema(parts: SchemaParts) -> ChronicleSchema {
     let requests = &config.requests;
     builder()
         .extension(limits::Guard::new(requests.clone()))
+        .extension(access::AccessGuard::new(config.auth.disable_introspection))
         .limit_depth(requests.max_query_depth)
         .limit_complexity(requests.max_complexity)
         .limit_directives(requests.max_directives)

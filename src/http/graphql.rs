@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use super::request::{self, Rejection};
 use super::response::{self, accepts, respond};
 use super::{HttpState, websocket};
+use crate::auth::{self, AuthError, Principal};
 use crate::config::RequestLimits;
 use crate::error_code::ErrorCode;
 use crate::graphql::RequestMeta;
@@ -34,7 +35,9 @@ pub(super) async fn graphql_get(State(state): State<HttpState>, request: Request
     let parsed = request::read_get(request.uri().query());
     let operation = match parsed {
         Ok(operation) if !operation.query.trim().is_empty() => operation,
-        _ if accepts(&headers, "text/html") => return super::graphiql().await.into_response(),
+        _ if accepts(&headers, "text/html") && state.graphiql => {
+            return super::graphiql().await.into_response();
+        }
         Ok(_) => {
             return refuse(
                 &headers,
@@ -58,8 +61,15 @@ pub(super) async fn graphql_get(State(state): State<HttpState>, request: Request
             .insert(header::ALLOW, HeaderValue::from_static("POST"));
         return response;
     }
+    let caller = match caller(&state, &headers) {
+        Ok(caller) => caller,
+        Err(err) => return unauthenticated(&headers, &err),
+    };
     let max_response = state.requests.max_response_bytes;
-    let result = state.schema.execute(with_meta(operation, &headers)).await;
+    let result = state
+        .schema
+        .execute(with_meta(operation, &headers, &caller))
+        .await;
     respond(&headers, result.into(), max_response)
 }
 
@@ -99,11 +109,14 @@ pub(super) async fn graphql_post(
             &message,
         );
     }
+    let caller = match caller(&state, &headers) {
+        Ok(caller) => caller,
+        Err(err) => return unauthenticated(&headers, &err),
+    };
+    let meta = |r| with_meta(r, &headers, &caller);
     let batch = match batch {
-        BatchRequest::Single(one) => BatchRequest::Single(with_meta(one, &headers)),
-        BatchRequest::Batch(all) => {
-            BatchRequest::Batch(all.into_iter().map(|r| with_meta(r, &headers)).collect())
-        }
+        BatchRequest::Single(one) => BatchRequest::Single(meta(one)),
+        BatchRequest::Batch(all) => BatchRequest::Batch(all.into_iter().map(meta).collect()),
     };
     let result = state.schema.execute_batch(batch).await;
     respond(&headers, result, limits.max_response_bytes)
@@ -133,14 +146,43 @@ fn refuse(headers: &HeaderMap, rejection: Rejection) -> Response {
 }
 
 /// Hands the resolvers what commands record from the request's headers.
-fn with_meta(request: async_graphql::Request, headers: &HeaderMap) -> async_graphql::Request {
+/// The caller the request's credentials name, or the 401 that refuses
+/// them (with a GraphQL error body, and `WWW-Authenticate` saying which
+/// scheme to use).
+fn caller(state: &HttpState, headers: &HeaderMap) -> Result<Principal, AuthError> {
+    state.auth.authenticate(auth::from_headers(headers))
+}
+
+fn unauthenticated(headers: &HeaderMap, err: &AuthError) -> Response {
+    let mut refused = response::error(
+        headers,
+        StatusCode::UNAUTHORIZED,
+        ErrorCode::Unauthenticated,
+        &err.to_string(),
+    );
+    refused
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    refused
+}
+
+fn with_meta(
+    request: async_graphql::Request,
+    headers: &HeaderMap,
+    caller: &Principal,
+) -> async_graphql::Request {
     let correlation_id = headers
         .get(CORRELATION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .filter(|v| !v.is_empty() && v.len() <= 255)
         .map(str::to_owned);
-    request.data(RequestMeta { correlation_id })
+    request
+        .data(RequestMeta {
+            correlation_id,
+            actor: caller.subject.clone(),
+        })
+        .data(caller.clone())
 }
 
 fn is_mutation(request: &async_graphql::Request, limits: &RequestLimits) -> bool {

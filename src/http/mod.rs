@@ -1,14 +1,22 @@
 //! The HTTP surface: GraphQL over HTTP (`graphql.rs`; `request.rs` turns
 //! a request into operations or a refusal, `response.rs` results into
 //! responses), GraphQL over WebSocket (`websocket/`), GraphiQL, health and
-//! readiness, `/metrics`.
+//! readiness, `/metrics`; around them, which pages may call
+//! (`origins.rs`) and how much load is admitted (`shedding.rs`).
 
 mod graphql;
 mod json_scan;
+mod origins;
+mod per_ip;
 mod request;
 mod response;
+mod shedding;
 mod websocket;
 
+use std::sync::Arc;
+
+pub use origins::Origins;
+pub use shedding::Shedding;
 pub use websocket::ConnectionLimit;
 
 use async_graphql::http::GraphiQLSource;
@@ -20,6 +28,9 @@ use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Authenticator;
 use crate::config::{RequestLimits, SubscriptionConfig};
 use crate::graphql::ChronicleSchema;
 use crate::store::EventStore;
@@ -36,12 +47,21 @@ pub struct HttpState {
     pub max_event_bytes: usize,
     pub subscriptions: SubscriptionConfig,
     pub connections: ConnectionLimit,
+    pub auth: Arc<Authenticator>,
+    pub origins: Origins,
+    pub shedding: Shedding,
+    /// Whether GraphiQL is served (not when introspection is refused).
+    pub graphiql: bool,
+    /// Cancelled when the server shuts down: WebSockets close then.
+    pub shutdown: CancellationToken,
 }
 
 /// The routes, then the layers, then the state.
 pub fn router(state: HttpState) -> Router {
+    let cors = state.origins.cors();
+    let shedding = axum::middleware::from_fn_with_state(state.shedding.clone(), shedding::shed);
     Router::new()
-        .route("/", get(graphiql))
+        .route("/", get(root))
         .route(
             "/graphql",
             get(graphql::graphql_get)
@@ -53,8 +73,19 @@ pub fn router(state: HttpState) -> Router {
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
         .layer(CatchPanicLayer::custom(panicked))
+        .layer(shedding)
+        .layer(cors)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// GraphiQL, unless it is turned off.
+async fn root(State(state): State<HttpState>) -> Response {
+    if state.graphiql {
+        graphiql().await.into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
 }
 
 async fn graphiql() -> Html<String> {

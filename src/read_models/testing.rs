@@ -35,6 +35,7 @@ pub async fn sqlite_store() -> (tempfile::TempDir, EventStore) {
     let args = DatabaseArgs {
         database_url: format!("sqlite://{}", dir.path().join("p.db").display()),
         db_pool_size: 4,
+        ..DatabaseArgs::default()
     };
     let db = crate::db::connect_and_migrate(&args)
         .await

@@ -41,6 +41,7 @@ impl TestDb {
             args: DatabaseArgs {
                 database_url: url,
                 db_pool_size: 8,
+                ..DatabaseArgs::default()
             },
             _dir: Some(dir),
             pg_schema: None,
@@ -64,6 +65,7 @@ impl TestDb {
             args: DatabaseArgs {
                 database_url: format!("{base_url}{sep}options[search_path]={schema}"),
                 db_pool_size: 8,
+                ..DatabaseArgs::default()
             },
             _dir: None,
             pg_schema: Some((base_url.to_owned(), schema)),

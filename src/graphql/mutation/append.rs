@@ -6,6 +6,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::graphql::ApiError;
+use crate::graphql::mutation::RequestMeta;
 use crate::graphql::scalars::{Json, Long};
 use crate::graphql::types::Event;
 use crate::store::{EventStore, ExpectedVersion, NewEvent, StreamId};
@@ -55,11 +56,12 @@ impl AppendMutation {
     ) -> Result<AppendResult, ApiError> {
         let stream = StreamId::parse(input.stream_id.0)?;
         let expected = ExpectedVersion::from_option(input.expected_version.map(|v| v.0))?;
+        let actor = ctx.data_opt::<RequestMeta>().and_then(|m| m.actor.clone());
         let events = input
             .events
             .into_iter()
             .enumerate()
-            .map(|(i, e)| new_event(i, e))
+            .map(|(i, e)| new_event(i, e, actor.as_deref()))
             .collect::<Result<Vec<_>, _>>()?;
         let store = ctx.data_unchecked::<EventStore>();
         let outcome = store.append(stream.clone(), expected, events).await?;
@@ -73,7 +75,9 @@ impl AppendMutation {
     }
 }
 
-fn new_event(index: usize, input: EventInput) -> Result<NewEvent, ApiError> {
+/// The event as the store takes it. An authenticated caller's `sub` is its
+/// `actor`, whatever the client's metadata says.
+fn new_event(index: usize, input: EventInput, actor: Option<&str>) -> Result<NewEvent, ApiError> {
     let id = input
         .id
         .map(|id| {
@@ -82,7 +86,7 @@ fn new_event(index: usize, input: EventInput) -> Result<NewEvent, ApiError> {
             })
         })
         .transpose()?;
-    let metadata = match input.metadata.map(|m| m.0) {
+    let mut metadata = match input.metadata.map(|m| m.0) {
         None | Some(Value::Null) => serde_json::Map::new(),
         Some(Value::Object(map)) => map,
         Some(other) => {
@@ -92,6 +96,9 @@ fn new_event(index: usize, input: EventInput) -> Result<NewEvent, ApiError> {
             )));
         }
     };
+    if let Some(actor) = actor {
+        metadata.insert("actor".into(), Value::from(actor));
+    }
     let mut event = NewEvent::new(input.event_type, input.data.0).with_metadata(metadata);
     event.id = id;
     Ok(event)

@@ -29,6 +29,8 @@ pub struct Mutation(
 pub struct RequestMeta {
     /// From the `X-Correlation-Id` header.
     pub correlation_id: Option<String>,
+    /// The caller's `sub`, recorded as every event's `actor`.
+    pub actor: Option<String>,
 }
 
 /// Runs `command` with the request's context: how every command
@@ -63,5 +65,6 @@ fn context(ctx: &Context<'_>, command_id: Option<ID>) -> Result<CommandContext, 
     command.correlation_id = meta
         .correlation_id
         .unwrap_or_else(|| command.command_id.clone());
+    command.actor = meta.actor;
     Ok(command)
 }

@@ -8,6 +8,7 @@ mod projections;
 mod store;
 mod transactions;
 mod users;
+mod viewer;
 
 use async_graphql::MergedObject;
 
@@ -21,4 +22,5 @@ pub struct Query(
     commands::CommandsQuery,
     projections::ProjectionsQuery,
     history::HistoryQuery,
+    viewer::ViewerQuery,
 );

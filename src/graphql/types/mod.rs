@@ -10,6 +10,7 @@ mod stats;
 mod stream;
 mod transaction;
 mod user;
+mod viewer;
 
 pub use account::{Account, AccountFilter, AccountStatus};
 pub use command::{CommandConnection, CommandRecord, CommandResult, CommandStatus};
@@ -21,3 +22,4 @@ pub use stats::Stats;
 pub use stream::Stream;
 pub use transaction::{TransactionConnection, transaction_page};
 pub use user::User;
+pub use viewer::Viewer;

@@ -12,16 +12,18 @@
 mod protocol;
 mod session;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::HttpState;
+use super::per_ip::{PerIp, Slot};
 use protocol::Protocol;
 
 const KEEPALIVE: Duration = Duration::from_secs(15);
@@ -34,13 +36,35 @@ const INIT_TIMEOUT: Duration = Duration::from_secs(3);
 /// and 128 KiB of resident memory per connection.
 const READ_BUFFER: usize = 4 * 1024;
 
-/// How many WebSocket connections may be open at once.
+/// How many WebSocket connections may be open at once, in all and from
+/// one client address.
 #[derive(Clone, Debug)]
-pub struct ConnectionLimit(Arc<Semaphore>);
+pub struct ConnectionLimit {
+    all: Arc<Semaphore>,
+    per_ip: PerIp,
+}
+
+/// One open connection's place in the counts; given back on drop.
+pub struct ConnectionPermit {
+    _all: OwnedSemaphorePermit,
+    _ip: Option<Slot>,
+}
 
 impl ConnectionLimit {
-    pub fn new(max: usize) -> Self {
-        Self(Arc::new(Semaphore::new(max)))
+    pub fn new(max: usize, max_per_ip: usize) -> Self {
+        Self {
+            all: Arc::new(Semaphore::new(max)),
+            per_ip: PerIp::new(max_per_ip),
+        }
+    }
+
+    fn acquire(&self, ip: Option<IpAddr>) -> Option<ConnectionPermit> {
+        let all = self.all.clone().try_acquire_owned().ok()?;
+        let ip = match ip {
+            Some(ip) => Some(self.per_ip.enter(ip)?),
+            None => None,
+        };
+        Some(ConnectionPermit { _all: all, _ip: ip })
     }
 }
 
@@ -54,6 +78,18 @@ pub fn is_upgrade(request: &Request) -> bool {
 
 pub async fn upgrade(state: HttpState, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
+    // A page from an origin the policy does not admit may not open a
+    // socket (a browser would otherwise let any page use a user's
+    // credentials here); a client that sends no Origin is not a page.
+    if let Some(origin) = parts.headers.get(header::ORIGIN)
+        && !state.origins.allows(origin)
+    {
+        return refuse(
+            &parts.headers,
+            StatusCode::FORBIDDEN,
+            "this origin may not open a WebSocket here",
+        );
+    }
     let offered = parts
         .headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
@@ -72,7 +108,11 @@ pub async fn upgrade(state: HttpState, request: Request) -> Response {
             return refuse(&parts.headers, rejection.status(), &rejection.body_text());
         }
     };
-    let Ok(permit) = state.connections.0.clone().try_acquire_owned() else {
+    let ip = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip());
+    let Some(permit) = state.connections.acquire(ip) else {
         return refuse(
             &parts.headers,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -85,6 +125,8 @@ pub async fn upgrade(state: HttpState, request: Request) -> Response {
         max_subscriptions: state.subscriptions.max_subscriptions_per_connection,
         init_timeout: INIT_TIMEOUT,
         keep_alive: KEEPALIVE,
+        auth: state.auth.clone(),
+        shutdown: state.shutdown.clone(),
     };
     upgrade
         .protocols([protocol.name()])
@@ -96,7 +138,7 @@ pub async fn upgrade(state: HttpState, request: Request) -> Response {
 async fn serve(
     socket: axum::extract::ws::WebSocket,
     session: session::Session,
-    _permit: OwnedSemaphorePermit,
+    _permit: ConnectionPermit,
 ) {
     session::run(socket, session).await;
 }

@@ -60,6 +60,8 @@ pub mod close {
     pub const DUPLICATE_ID: u16 = 4409;
     /// A second `connection_init`.
     pub const TOO_MANY_INITS: u16 = 4429;
+    /// The server is shutting down (RFC 6455's "going away").
+    pub const GOING_AWAY: u16 = 1001;
 }
 
 /// A message from the client, either protocol's spelling.

@@ -22,7 +22,9 @@ use futures::{FutureExt, SinkExt, StreamExt};
 use tokio_stream::StreamMap;
 
 use super::protocol::{self, ClientMessage, Protocol, close};
+use crate::auth::{self, AuthError, Authenticator};
 use crate::graphql::{ChronicleSchema, SubscriptionSlots, finish};
+use tokio_util::sync::CancellationToken;
 
 /// Messages written per flush at most, so a busy connection still flushes
 /// regularly.
@@ -39,6 +41,10 @@ pub struct Session {
     /// How often the server shows it is alive: a WebSocket ping (browsers
     /// answer by themselves), and `ka` in the legacy protocol.
     pub keep_alive: Duration,
+    /// Checks the credentials of `connection_init`.
+    pub auth: Arc<Authenticator>,
+    /// Cancelled when the server shuts down: the connection closes (1001).
+    pub shutdown: CancellationToken,
 }
 
 /// Each operation's results; `None` marks its end.
@@ -64,6 +70,8 @@ struct Connection {
     /// Set once the connection is acknowledged.
     data: Option<Arc<Data>>,
     initialised: bool,
+    /// When the caller's token stops being valid.
+    expires_at: Option<tokio::time::Instant>,
 }
 
 pub async fn run(socket: WebSocket, session: Session) {
@@ -79,8 +87,11 @@ pub async fn run(socket: WebSocket, session: Session) {
         answered: HashSet::new(),
         data: None,
         initialised: false,
+        expires_at: None,
     };
+    let shutdown = conn.session.shutdown.clone();
     loop {
+        let expiry = conn.expires_at;
         let outcome = tokio::select! {
             biased;
             message = source.next() => match message {
@@ -94,6 +105,8 @@ pub async fn run(socket: WebSocket, session: Session) {
                 Err(End::Close(close::INIT_TIMEOUT, "Connection initialisation timeout".into()))
             }
             _ = ticker.tick() => conn.keep_alive().await,
+            () = sleep_until(expiry), if expiry.is_some() => conn.expire().await,
+            () = shutdown.cancelled() => Err(End::Close(close::GOING_AWAY, "the server is shutting down".into())),
         };
         let outcome = match outcome {
             Ok(()) => conn.flush_ready().await,
@@ -132,7 +145,7 @@ impl Connection {
 
     async fn on_client(&mut self, message: ClientMessage) -> Step {
         match message {
-            ClientMessage::Init(_payload) => {
+            ClientMessage::Init(payload) => {
                 if self.initialised {
                     return Err(End::Close(
                         close::TOO_MANY_INITS,
@@ -140,8 +153,21 @@ impl Connection {
                     ));
                 }
                 self.initialised = true;
+                let caller = match self
+                    .session
+                    .auth
+                    .authenticate(auth::from_init_payload(&payload))
+                {
+                    Ok(caller) => caller,
+                    Err(err) => return self.refuse_init(&err).await,
+                };
+                self.expires_at = caller.expires_at.map(|at| {
+                    let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+                    tokio::time::Instant::now() + left
+                });
                 let mut data = Data::default();
                 data.insert(SubscriptionSlots::new(self.session.max_subscriptions));
+                data.insert(caller);
                 self.data = Some(Arc::new(data));
                 self.send(protocol::ack()).await?;
                 if self.session.protocol == Protocol::Legacy {
@@ -212,6 +238,42 @@ impl Connection {
             .await
     }
 
+    /// Refuses the connection's credentials: 4401 when there are none, 4403
+    /// when they are wrong; the legacy protocol, which has no such codes,
+    /// first gets its `connection_error`.
+    async fn refuse_init(&mut self, err: &AuthError) -> Step {
+        if self.session.protocol == Protocol::Legacy {
+            self.send(protocol::connection_error(&err.to_string()))
+                .await?;
+        }
+        Err(match err {
+            AuthError::Missing => End::Close(close::UNAUTHORIZED, format!("Unauthorized: {err}")),
+            AuthError::Invalid(_) => End::Close(close::FORBIDDEN, format!("Forbidden: {err}")),
+        })
+    }
+
+    /// The caller's token expired: every operation ends with an
+    /// UNAUTHENTICATED error, and the connection closes.
+    async fn expire(&mut self) -> Step {
+        let ids: Vec<String> = self.operations.keys().cloned().collect();
+        let err = crate::graphql::ApiError::new(
+            crate::ErrorCode::Unauthenticated,
+            "the token has expired; reconnect with a fresh one",
+        );
+        let err = async_graphql::Error::from(err).into_server_error(Default::default());
+        for id in ids {
+            self.operations.remove(&id);
+            let response = Response::from_errors(vec![err.clone()]);
+            self.send(protocol::next(self.session.protocol, &id, &response))
+                .await?;
+            self.send(protocol::complete(&id)).await?;
+        }
+        Err(End::Close(
+            close::FORBIDDEN,
+            "Forbidden: the token has expired".into(),
+        ))
+    }
+
     async fn keep_alive(&mut self) -> Step {
         if self.session.protocol == Protocol::Legacy && self.initialised {
             self.send(protocol::keep_alive()).await?;
@@ -245,12 +307,6 @@ impl Connection {
     }
 
     async fn close(&mut self, code: u16, reason: &str) {
-        if self.session.protocol == Protocol::Legacy && code == close::FORBIDDEN {
-            let _ = self
-                .sink
-                .feed(Message::Text(protocol::connection_error(reason).into()))
-                .await;
-        }
         // A close reason is at most 123 bytes.
         let mut end = reason.len().min(123);
         while !reason.is_char_boundary(end) {
@@ -262,5 +318,13 @@ impl Connection {
         };
         let _ = self.sink.send(Message::Close(Some(frame))).await;
         let _ = self.sink.close().await;
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no such time.
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }

@@ -80,6 +80,8 @@ pub(crate) enum Control {
     /// Empties the tables and replays from position 0; answers once the
     /// reset committed.
     Rebuild(oneshot::Sender<Result<(), DbErr>>),
+    /// Ends the task once the batch in progress (if any) has committed.
+    Stop(oneshot::Sender<()>),
 }
 
 struct Projector {
@@ -211,6 +213,17 @@ impl Projections {
             .await
             .map_err(|_| ProjectionsError::Stopped(name.to_string()))??;
         self.status(name)
+    }
+
+    /// Stops every projection of this node, each after the batch it is
+    /// applying; returns when all have stopped.
+    pub async fn stop(&self) {
+        for projector in self.projectors.values() {
+            let (done, stopped) = oneshot::channel();
+            if projector.control.send(Control::Stop(done)).await.is_ok() {
+                let _ = stopped.await;
+            }
+        }
     }
 
     /// Waits until every projection in `names` has applied `position`,

@@ -110,9 +110,11 @@ impl Runner {
         let mut head = self.store.watch_head();
         loop {
             if self.checkpoint.state == ProjectionState::Paused {
-                match self.control.recv().await {
-                    Some(control) => self.obey(control).await,
-                    None => return,
+                let Some(control) = self.control.recv().await else {
+                    return;
+                };
+                if !self.obey(control).await {
+                    return;
                 }
                 continue;
             }
@@ -131,10 +133,12 @@ impl Runner {
             };
             tokio::select! {
                 biased;
-                control = self.control.recv() => match control {
-                    Some(control) => self.obey(control).await,
-                    None => return,
-                },
+                control = self.control.recv() => {
+                    let Some(control) = control else { return };
+                    if !self.obey(control).await {
+                        return;
+                    }
+                }
                 changed = head.changed(), if idle => if changed.is_err() { return },
                 () = tokio::time::sleep(wait) => if idle {
                     // Nothing woke it: look for other nodes' commits.
@@ -285,7 +289,8 @@ impl Runner {
         backoff.min(MAX_BACKOFF)
     }
 
-    async fn obey(&mut self, control: Control) {
+    /// Acts on `control`; false when the task is to end.
+    async fn obey(&mut self, control: Control) -> bool {
         match control {
             Control::Pause => self.set_state(ProjectionState::Paused).await,
             Control::Resume => {
@@ -305,7 +310,12 @@ impl Runner {
                 let result = self.reset().await;
                 let _ = done.send(result);
             }
+            Control::Stop(done) => {
+                let _ = done.send(());
+                return false;
+            }
         }
+        true
     }
 
     /// Moves the checkpoint past the event at `position` without applying
