@@ -134,12 +134,6 @@ impl AppState {
             shutdown: self.shutdown.clone(),
         })
     }
-
-    /// Whether callers need credentials (an admin secret or a JWT key is
-    /// configured).
-    pub fn auth_enabled(&self) -> bool {
-        self.auth.enabled()
-    }
 }
 
 /// How the store is opened for this configuration: Chronicle's upcasters,
@@ -150,6 +144,22 @@ pub fn store_config(config: &Config) -> StoreConfig {
         limits: config.events,
         reserved_categories: AGGREGATE_CATEGORIES.to_vec(),
     }
+}
+
+/// Why serving `config` on `addr` is refused, if it is: with no
+/// credentials configured every caller is admin, which is for loopback
+/// only unless the operator says otherwise.
+pub fn exposure_refusal(addr: SocketAddr, config: &Config) -> Option<String> {
+    let auth = &config.auth;
+    let credentials = auth.admin_secret.as_deref().is_some_and(|s| !s.is_empty())
+        || auth.jwt_secret.as_deref().is_some_and(|s| !s.is_empty())
+        || auth.jwt_public_key.is_some();
+    (!credentials && !addr.ip().is_loopback() && !auth.allow_unauthenticated).then(|| {
+        format!(
+            "refusing to serve on {addr} with no credentials configured (every caller would be admin): \
+             set --admin-secret or --jwt-secret/--jwt-public-key, listen on 127.0.0.1, or pass --allow-unauthenticated"
+        )
+    })
 }
 
 /// Serves the app on `listener` until `shutdown` completes; then stops
@@ -167,11 +177,8 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     let loopback = addr.ip().is_loopback();
-    if !state.auth_enabled() && !loopback && !state.config.auth.allow_unauthenticated {
-        return Err(std::io::Error::other(format!(
-            "refusing to serve on {addr} with no credentials configured (every caller would be admin): \
-             set --admin-secret or --jwt-secret/--jwt-public-key, listen on 127.0.0.1, or pass --allow-unauthenticated"
-        )));
+    if let Some(refusal) = exposure_refusal(addr, &state.config) {
+        return Err(std::io::Error::other(refusal));
     }
     let http = state.http(loopback).map_err(std::io::Error::other)?;
     let token = state.shutdown.clone();

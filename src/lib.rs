@@ -46,7 +46,8 @@ mod read_models;
 mod store;
 mod subscriptions;
 
-pub use app::{AppState, serve, store_config};
+pub use app::{AppState, StartError, exposure_refusal, serve, store_config};
+pub use auth::{AuthConfig, Role};
 pub use commands::{
     AsOf, CloseAccount, Command, CommandContext, CommandError, CommandOutput, Commands, DeleteUser,
     Deposit, Loaded, Movement, OpenAccount, RegisterUser, Repository, TransferMoney, UpdateUser,
@@ -54,7 +55,7 @@ pub use commands::{
 };
 pub use config::{
     ApiConfig, Cli, CliCommand, CommandConfig, Config, DEFAULT_DATABASE_URL, DatabaseArgs,
-    EventLimits, RequestLimits, ServeArgs, SubscriptionConfig,
+    EventLimits, RequestLimits, ServeArgs, ServerConfig, SubscriptionConfig,
 };
 pub use db::{connect, connect_and_migrate};
 pub use error_code::ErrorCode;

@@ -30,6 +30,9 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             tracing::info!("migrations are up to date");
         }
         CliCommand::Serve(args) => {
+            if let Some(refusal) = chronicle::exposure_refusal(args.listen, &args.config) {
+                return Err(refusal.into());
+            }
             let state = AppState::start(&args.database, args.config.clone()).await?;
             let listener = tokio::net::TcpListener::bind(args.listen).await?;
             tracing::info!(

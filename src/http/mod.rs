@@ -132,10 +132,14 @@ async fn health() -> &'static str {
     "ok"
 }
 
+/// How long the readiness check waits for the database.
+const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Readiness: migrations ran (the state exists only after they did) and
 /// the database answers now.
 async fn ready(State(state): State<HttpState>) -> Response {
-    match state.store.db().ping().await {
+    let ping = tokio::time::timeout(READY_TIMEOUT, state.store.db().ping()).await;
+    match ping.unwrap_or_else(|_| Err(sea_orm::DbErr::Custom("no answer in time".into()))) {
         Ok(()) => (StatusCode::OK, "ready").into_response(),
         Err(err) => {
             tracing::warn!(%err, "readiness check: database unreachable");

@@ -6,60 +6,18 @@
 //! equals the fold of the log.
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 
-use crate::common::{TestDb, databases};
+use crate::common::databases;
+use crate::node::Node;
 
 const CYCLES: usize = 5;
 const CLIENTS: usize = 16;
 const ACCOUNTS: usize = 8;
-
-/// The server binary, started on `db`; `url` once it is ready.
-struct Node {
-    child: Child,
-    url: String,
-}
-
-impl Node {
-    async fn start(db: &TestDb) -> Node {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chronicle"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
-            .arg(&db.args.database_url)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start the server binary");
-        let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
-        let url = tokio::time::timeout(Duration::from_secs(60), async {
-            while let Some(line) = lines.next_line().await.expect("read the log") {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    return rest.split_whitespace().next().map(str::to_owned);
-                }
-            }
-            None
-        })
-        .await
-        .expect("the server says where it listens")
-        .expect("a listening line");
-        // Keep draining the log, or the server blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Node { child, url }
-    }
-
-    async fn kill(mut self) {
-        self.child.start_kill().expect("SIGKILL");
-        let _ = self.child.wait().await;
-    }
-}
 
 async fn gql(client: &reqwest::Client, url: &str, query: &str, variables: Value) -> Option<Value> {
     let response = client
