@@ -19,7 +19,7 @@ use crate::auth::Authenticator;
 use crate::commands::{AGGREGATE_CATEGORIES, Commands};
 use crate::config::{Config, DatabaseArgs};
 use crate::graphql::{ChronicleSchema, SchemaParts, build_schema};
-use crate::http::{ConnectionLimit, HttpState, Origins, Shedding};
+use crate::http::{ConnectionLimit, HttpState, Origins, PersistedQueries, Shedding};
 use crate::read_models::Projections;
 use crate::store::{EventStore, StoreConfig, StoreError, Upcasters};
 use crate::subscriptions::Hub;
@@ -130,6 +130,7 @@ impl AppState {
                 server.max_in_flight_per_ip,
                 server.request_timeout(),
             ),
+            persisted: PersistedQueries::new(self.config.requests.persisted_query_cache_bytes),
             graphiql: !self.config.auth.disable_introspection,
             shutdown: self.shutdown.clone(),
         })

@@ -34,12 +34,15 @@ pub enum ErrorCode {
     Timeout,
     /// The database cannot be reached; retry later.
     Unavailable,
+    /// An automatic persisted query named by a hash this server does not
+    /// hold: send the query text with the hash (Apollo's APQ).
+    PersistedQueryNotFound,
     /// Ours: the detail is logged under an id, never sent.
     Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 14] = [
+    pub const ALL: [ErrorCode; 15] = [
         Self::BadRequest,
         Self::BadUserInput,
         Self::NotFound,
@@ -53,6 +56,7 @@ impl ErrorCode {
         Self::TooManyRequests,
         Self::Timeout,
         Self::Unavailable,
+        Self::PersistedQueryNotFound,
         Self::Internal,
     ];
 
@@ -72,6 +76,7 @@ impl ErrorCode {
             Self::TooManyRequests => "TOO_MANY_REQUESTS",
             Self::Timeout => "TIMEOUT",
             Self::Unavailable => "UNAVAILABLE",
+            Self::PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             Self::Internal => "INTERNAL",
         }
     }

@@ -63,6 +63,11 @@ pub struct RequestLimits {
     /// Most operations in one batched request (a JSON array).
     #[arg(long, env = "CHRONICLE_MAX_BATCH_SIZE", default_value_t = RequestLimits::BATCH_SIZE)]
     pub max_batch_size: usize,
+
+    /// Memory for automatic persisted queries (the texts clients
+    /// registered by hash), in bytes; the least recently used go first.
+    #[arg(long, env = "CHRONICLE_PERSISTED_QUERY_CACHE_BYTES", default_value_t = RequestLimits::PERSISTED_QUERY_CACHE_BYTES)]
+    pub persisted_query_cache_bytes: u64,
 }
 
 impl RequestLimits {
@@ -79,6 +84,7 @@ impl RequestLimits {
     pub const STRING_BYTES: usize = 64 * 1024;
     pub const RESPONSE_BYTES: usize = 32 * 1024 * 1024;
     pub const BATCH_SIZE: usize = 20;
+    pub const PERSISTED_QUERY_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 }
 
 impl Default for RequestLimits {
@@ -97,6 +103,7 @@ impl Default for RequestLimits {
             max_string_bytes: Self::STRING_BYTES,
             max_response_bytes: Self::RESPONSE_BYTES,
             max_batch_size: Self::BATCH_SIZE,
+            persisted_query_cache_bytes: Self::PERSISTED_QUERY_CACHE_BYTES,
         }
     }
 }

@@ -82,9 +82,11 @@ pub fn build_schema(parts: SchemaParts) -> ChronicleSchema {
 /// The SDL that `schema.graphql` must equal, with fields sorted so that a
 /// reordering in code does not show up as a change.
 pub fn sdl() -> String {
-    builder()
-        .finish()
-        .sdl_with_options(async_graphql::SDLExportOptions::new().sorted_fields())
+    builder().finish().sdl_with_options(
+        async_graphql::SDLExportOptions::new()
+            .sorted_fields()
+            .include_specified_by(),
+    )
 }
 
 #[cfg(test)]

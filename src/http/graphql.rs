@@ -32,23 +32,27 @@ pub(super) async fn graphql_get(State(state): State<HttpState>, request: Request
         return websocket::upgrade(state, request).await;
     }
     let headers = request.headers().clone();
-    let parsed = request::read_get(request.uri().query());
-    let operation = match parsed {
-        Ok(operation) if !operation.query.trim().is_empty() => operation,
-        _ if accepts(&headers, "text/html") && state.graphiql => {
-            return super::graphiql().await.into_response();
-        }
-        Ok(_) => {
-            return refuse(
-                &headers,
-                Rejection {
-                    status: StatusCode::BAD_REQUEST,
-                    message: "a GET needs a `query` parameter".into(),
-                },
-            );
-        }
+    let mut operation = match request::read_get(request.uri().query()) {
+        Ok(operation) => operation,
         Err(rejection) => return refuse(&headers, rejection),
     };
+    let names_persisted = operation.extensions.contains_key("persistedQuery");
+    if operation.query.trim().is_empty() && !names_persisted {
+        if accepts(&headers, "text/html") && state.graphiql {
+            return super::graphiql().await.into_response();
+        }
+        return refuse(
+            &headers,
+            Rejection {
+                status: StatusCode::BAD_REQUEST,
+                message: "a GET needs a `query` parameter".into(),
+            },
+        );
+    }
+    // A hash-only request is held to the GET rule by the text it names.
+    if let Err(err) = state.persisted.resolve(&mut operation) {
+        return respond_error(&headers, err, state.requests.max_response_bytes);
+    }
     if is_mutation(&operation, &state.requests) {
         let mut response = response::error(
             &headers,
@@ -90,8 +94,11 @@ pub(super) async fn graphql_post(
         Ok(batch) => batch,
         Err(request::Refused::Http(rejection)) => return refuse(&headers, rejection),
         Err(request::Refused::Limit(refusal)) => {
-            let refused = async_graphql::Response::from_errors(vec![refusal.into_server_error()]);
-            return respond(&headers, refused.into(), limits.max_response_bytes);
+            return respond_error(
+                &headers,
+                refusal.into_server_error(),
+                limits.max_response_bytes,
+            );
         }
     };
     if let BatchRequest::Batch(operations) = &batch
@@ -114,12 +121,33 @@ pub(super) async fn graphql_post(
         Err(err) => return unauthenticated(&headers, &err),
     };
     let meta = |r| with_meta(r, &headers, &caller);
-    let batch = match batch {
-        BatchRequest::Single(one) => BatchRequest::Single(meta(one)),
-        BatchRequest::Batch(all) => BatchRequest::Batch(all.into_iter().map(meta).collect()),
+    let result = match batch {
+        BatchRequest::Single(mut one) => match state.persisted.resolve(&mut one) {
+            Ok(()) => state.schema.execute(meta(one)).await.into(),
+            Err(err) => async_graphql::Response::from_errors(vec![err]).into(),
+        },
+        BatchRequest::Batch(all) => {
+            // One after another, in the order sent, as a client that
+            // batches a mutation and a query reading it expects.
+            let mut responses = Vec::with_capacity(all.len());
+            for mut one in all {
+                responses.push(match state.persisted.resolve(&mut one) {
+                    Ok(()) => state.schema.execute(meta(one)).await,
+                    Err(err) => async_graphql::Response::from_errors(vec![err]),
+                });
+            }
+            async_graphql::BatchResponse::Batch(responses)
+        }
     };
-    let result = state.schema.execute_batch(batch).await;
     respond(&headers, result, limits.max_response_bytes)
+}
+
+fn respond_error(headers: &HeaderMap, err: async_graphql::ServerError, max: usize) -> Response {
+    respond(
+        headers,
+        async_graphql::Response::from_errors(vec![err]).into(),
+        max,
+    )
 }
 
 /// Any other method on `/graphql`: 405 in the GraphQL error shape.

@@ -8,6 +8,7 @@ mod graphql;
 mod json_scan;
 mod origins;
 mod per_ip;
+mod persisted;
 mod request;
 mod response;
 mod shedding;
@@ -16,6 +17,7 @@ mod websocket;
 use std::sync::Arc;
 
 pub use origins::Origins;
+pub use persisted::PersistedQueries;
 pub use shedding::Shedding;
 pub use websocket::ConnectionLimit;
 
@@ -50,6 +52,8 @@ pub struct HttpState {
     pub auth: Arc<Authenticator>,
     pub origins: Origins,
     pub shedding: Shedding,
+    /// Automatic persisted queries: the texts clients registered by hash.
+    pub persisted: PersistedQueries,
     /// Whether GraphiQL is served (not when introspection is refused).
     pub graphiql: bool,
     /// Cancelled when the server shuts down: WebSockets close then.

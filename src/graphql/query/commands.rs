@@ -4,13 +4,13 @@ use async_graphql::connection::Edge;
 use async_graphql::{Context, ID, Object};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
 
 use crate::config::ApiConfig;
 use crate::graphql::ApiError;
 use crate::graphql::pagination;
 use crate::graphql::types::{CommandConnection, CommandRecord, CommandStatus};
 use crate::store::EventStore;
+use chrono::{DateTime, Utc};
 
 #[derive(Default)]
 pub struct CommandsQuery;

@@ -3,11 +3,10 @@
 use std::sync::Arc;
 
 use async_graphql::{Context, ID, Object};
-use chrono::{DateTime, Utc};
 
 use crate::commands::{AsOf, Commands};
 use crate::graphql::ApiError;
-use crate::graphql::scalars::Long;
+use crate::graphql::scalars::{DateTime, Long};
 use crate::graphql::types::{AccountState, Snapshot};
 use crate::store::EventStore;
 
@@ -25,19 +24,19 @@ impl HistoryQuery {
         ctx: &Context<'_>,
         id: ID,
         version: Option<Long>,
-        as_of: Option<DateTime<Utc>>,
+        as_of: Option<DateTime>,
     ) -> Result<Option<AccountState>, ApiError> {
         let at = match (version, as_of) {
             (Some(_), Some(_)) => {
                 return Err(ApiError::bad_input("pass version or asOf, not both"));
             }
             (Some(Long(v)), None) => AsOf::Version(v),
-            (None, Some(t)) => AsOf::Time(t),
+            (None, Some(t)) => AsOf::Time(t.0),
             (None, None) => AsOf::Now,
         };
         let commands = ctx.data_unchecked::<Arc<Commands>>();
         let found = commands.account_at(&id, at).await?;
-        Ok(found.map(|(loaded, at)| AccountState::new(id.0, loaded, at)))
+        Ok(found.map(|(loaded, at)| AccountState::new(id.0, loaded, at.into())))
     }
 
     /// The snapshots of a stream, oldest first.

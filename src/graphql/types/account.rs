@@ -4,14 +4,13 @@ use std::sync::Arc;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::transaction::{TransactionConnection, transaction_page};
 use crate::config::ApiConfig;
 use crate::graphql::ApiError;
 use crate::graphql::loaders::{Siblings, TransactionPage, TransactionsLoader};
 use crate::graphql::pagination::{self, CursorKind};
-use crate::graphql::scalars::{Decimal, Long, money};
+use crate::graphql::scalars::{DateTime, Decimal, Long, money};
 use crate::read_models::account_balances::{AccountRow, AccountStatus as StoredStatus};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -32,8 +31,8 @@ pub struct Account {
     /// The account stream version this row reflects.
     pub version: Long,
     pub transaction_count: i32,
-    pub opened_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub opened_at: DateTime,
+    pub updated_at: DateTime,
     /// The other accounts of the list this one came in, if any.
     #[graphql(skip)]
     pub siblings: Option<Arc<Siblings>>,
@@ -65,8 +64,8 @@ impl TryFrom<AccountRow> for Account {
             status: m.status.into(),
             version: Long(m.version),
             transaction_count: m.transaction_count,
-            opened_at: m.opened_at,
-            updated_at: m.updated_at,
+            opened_at: m.opened_at.into(),
+            updated_at: m.updated_at.into(),
             siblings: None,
         })
     }

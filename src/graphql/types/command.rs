@@ -2,11 +2,10 @@
 
 use async_graphql::connection::{Connection, ConnectionNameType, EdgeNameType, EmptyFields};
 use async_graphql::{Enum, ID, OutputType, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::Event;
 use crate::commands::CommandOutput;
-use crate::graphql::scalars::Long;
+use crate::graphql::scalars::{DateTime, Long};
 use crate::store::{CommandRecord as StoredCommand, CommandStatus as StoredStatus};
 
 #[derive(Clone, Debug, SimpleObject)]
@@ -75,8 +74,8 @@ pub struct CommandRecord {
     pub stream_id: Option<ID>,
     pub version: Option<Long>,
     pub position: Option<Long>,
-    pub created_at: DateTime<Utc>,
-    pub completed_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime,
+    pub completed_at: Option<DateTime>,
 }
 
 impl From<StoredCommand> for CommandRecord {
@@ -90,8 +89,8 @@ impl From<StoredCommand> for CommandRecord {
             stream_id: r.stream_id.map(ID),
             version: r.version.map(Long),
             position: r.position.map(Long),
-            created_at: r.created_at,
-            completed_at: r.completed_at,
+            created_at: r.created_at.into(),
+            completed_at: r.completed_at.map(Into::into),
         }
     }
 }

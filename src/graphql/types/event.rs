@@ -2,11 +2,10 @@
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{ID, InputObject, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use crate::graphql::ApiError;
 use crate::graphql::pagination::{self, CursorKind};
-use crate::graphql::scalars::{Json, Long};
+use crate::graphql::scalars::{DateTime, Json, Long};
 use crate::store::{LogFilter, MAX_NAME_LEN, RecordedEvent};
 
 #[derive(Clone, Debug, SimpleObject)]
@@ -26,7 +25,7 @@ pub struct Event {
     pub data: Json,
     /// correlationId, causationId, commandId and any client metadata.
     pub metadata: Json,
-    pub recorded_at: DateTime<Utc>,
+    pub recorded_at: DateTime,
     /// Why this event is served as stored, with its stored schemaVersion,
     /// instead of in its type's current schema: it could not be upcast (a
     /// version this server does not know, or data the upcaster cannot
@@ -45,7 +44,7 @@ impl From<RecordedEvent> for Event {
             schema_version: e.schema_version,
             data: Json(e.data),
             metadata: Json(e.metadata),
-            recorded_at: e.recorded_at,
+            recorded_at: e.recorded_at.into(),
             upcast_error: e.upcast_error,
         }
     }

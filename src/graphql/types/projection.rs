@@ -1,9 +1,8 @@
 //! `Projection`: a read model's state and progress.
 
 use async_graphql::{Enum, SimpleObject};
-use chrono::{DateTime, Utc};
 
-use crate::graphql::scalars::Long;
+use crate::graphql::scalars::{DateTime, Long};
 use crate::read_models::{ProjectionState as State, ProjectionStatus};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -43,7 +42,7 @@ pub struct Projection {
     pub failed_position: Option<Long>,
     /// Events an operator skipped (skipEvent), oldest first.
     pub skipped_events: Vec<SkippedEvent>,
-    pub updated_at: DateTime<Utc>,
+    pub updated_at: DateTime,
 }
 
 /// An event a projection passed over without applying it.
@@ -52,7 +51,7 @@ pub struct SkippedEvent {
     pub position: Long,
     /// Why the projection could not apply it.
     pub error: String,
-    pub skipped_at: DateTime<Utc>,
+    pub skipped_at: DateTime,
 }
 
 impl Projection {
@@ -73,10 +72,10 @@ impl Projection {
                 .map(|s| SkippedEvent {
                     position: Long(s.position),
                     error: s.error,
-                    skipped_at: s.at,
+                    skipped_at: s.at.into(),
                 })
                 .collect(),
-            updated_at: status.updated_at,
+            updated_at: status.updated_at.into(),
         }
     }
 }

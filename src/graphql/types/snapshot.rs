@@ -1,12 +1,11 @@
 //! `Snapshot` and `AccountState` (an account rebuilt from its events).
 
 use async_graphql::{ID, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use super::AccountStatus;
 use crate::commands::Loaded;
 use crate::domain::account::Account;
-use crate::graphql::scalars::{Decimal, Json, Long};
+use crate::graphql::scalars::{DateTime, Decimal, Json, Long};
 use crate::store::StoredSnapshot;
 
 #[derive(Clone, Debug, SimpleObject)]
@@ -17,7 +16,7 @@ pub struct Snapshot {
     /// The shape of `state`; snapshots of an older shape are ignored when
     /// loading.
     pub state_schema_version: i32,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime,
 }
 
 impl From<StoredSnapshot> for Snapshot {
@@ -27,7 +26,7 @@ impl From<StoredSnapshot> for Snapshot {
             version: Long(s.version),
             state: Json(s.state),
             state_schema_version: s.state_schema_version,
-            created_at: s.created_at,
+            created_at: s.created_at.into(),
         }
     }
 }
@@ -42,11 +41,11 @@ pub struct AccountState {
     pub status: AccountStatus,
     pub version: Long,
     /// Time of the last event included.
-    pub as_of: DateTime<Utc>,
+    pub as_of: DateTime,
 }
 
 impl AccountState {
-    pub fn new(id: String, loaded: Loaded<Account>, as_of: DateTime<Utc>) -> Self {
+    pub fn new(id: String, loaded: Loaded<Account>, as_of: DateTime) -> Self {
         let account = loaded.state;
         Self {
             id: ID(id),

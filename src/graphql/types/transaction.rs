@@ -2,11 +2,10 @@
 
 use async_graphql::connection::{Connection, Edge};
 use async_graphql::{Enum, ID, SimpleObject};
-use chrono::{DateTime, Utc};
 
 use crate::graphql::ApiError;
 use crate::graphql::pagination::{self, CursorKind};
-use crate::graphql::scalars::{Decimal, Long, money};
+use crate::graphql::scalars::{DateTime, Decimal, Long, money};
 use crate::read_models::transaction_history::{TransactionKind as Stored, TransactionRow};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
@@ -47,7 +46,7 @@ pub struct Transaction {
     pub counterparty_account_id: Option<ID>,
     /// Global position of the event.
     pub position: Long,
-    pub occurred_at: DateTime<Utc>,
+    pub occurred_at: DateTime,
 }
 
 impl TryFrom<TransactionRow> for Transaction {
@@ -63,7 +62,7 @@ impl TryFrom<TransactionRow> for Transaction {
             description: m.description,
             counterparty_account_id: m.counterparty_account_id.map(ID),
             position: Long(m.position),
-            occurred_at: m.occurred_at,
+            occurred_at: m.occurred_at.into(),
         })
     }
 }

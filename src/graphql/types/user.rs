@@ -2,9 +2,8 @@
 
 use crate::read_models::users::UserRow;
 use async_graphql::{ID, SimpleObject};
-use chrono::{DateTime, Utc};
 
-use crate::graphql::scalars::Long;
+use crate::graphql::scalars::{DateTime, Long};
 
 /// A user as the Users projection sees it; deleted users are kept, marked.
 #[derive(Clone, Debug, SimpleObject)]
@@ -16,8 +15,8 @@ pub struct User {
     pub deleted: bool,
     /// The user stream version this row reflects.
     pub version: Long,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+    pub created_at: DateTime,
+    pub updated_at: DateTime,
 }
 
 impl From<UserRow> for User {
@@ -28,8 +27,8 @@ impl From<UserRow> for User {
             name: m.name,
             deleted: m.deleted,
             version: Long(m.version),
-            created_at: m.created_at,
-            updated_at: m.updated_at,
+            created_at: m.created_at.into(),
+            updated_at: m.updated_at.into(),
         }
     }
 }
