@@ -42,6 +42,7 @@ mod error_code;
 mod graphql;
 mod http;
 mod metrics;
+mod paging;
 mod read_models;
 mod store;
 mod subscriptions;

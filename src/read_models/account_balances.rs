@@ -13,13 +13,14 @@ pub use entity::account_summaries::{AccountStatus, Model as AccountRow};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
-    EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect,
+    EntityTrait, QueryFilter,
 };
 
 use super::{Projection, ProjectionError};
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountEvent};
 use crate::domain::money::{Amount, NO_DECIMALS, THREE_DECIMALS};
+use crate::paging::{ListOrder, Slice};
 use crate::store::RecordedEvent;
 
 pub struct AccountBalances;
@@ -239,21 +240,15 @@ pub async fn get<C: ConnectionTrait>(
     row::Entity::find_by_id(account_id.to_owned()).one(db).await
 }
 
-/// Up to `limit` accounts matching `filter`, ordered by id, after the id
-/// `after`.
+/// A slice of the accounts matching `filter`, listed by id.
 pub async fn page<C: ConnectionTrait>(
     db: &C,
     filter: &AccountFilter,
-    after: Option<&str>,
-    limit: u64,
+    slice: &Slice<String>,
 ) -> Result<Vec<AccountRow>, DbErr> {
-    let mut query = row::Entity::find().filter(filter.condition());
-    if let Some(after) = after {
-        query = query.filter(row::Column::AccountId.gt(after.to_owned()));
-    }
-    query
-        .order_by(row::Column::AccountId, Order::Asc)
-        .limit(limit)
+    let query = row::Entity::find().filter(filter.condition());
+    slice
+        .apply(query, row::Column::AccountId, ListOrder::Ascending)
         .all(db)
         .await
 }

@@ -15,12 +15,13 @@ pub use entity::transactions::{Model as TransactionRow, TransactionKind};
 use sea_orm::sea_query::Query;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Statement, Value,
+    EntityTrait, QueryFilter, QuerySelect, Statement, Value,
 };
 
 use super::account_balances::account_events;
 use super::{Projection, ProjectionError};
 use crate::domain::account::AccountEvent;
+use crate::paging::{ListOrder, Slice};
 use crate::store::RecordedEvent;
 
 pub struct TransactionHistory;
@@ -247,20 +248,16 @@ async fn insert(txn: &DatabaseTransaction, rows: Vec<TransactionRow>) -> Result<
 
 // ------------------------------------------------------------- queries
 
-/// One account's movements, newest first, below the position `before`.
+/// A slice of one account's movements, listed newest first (by
+/// position, descending).
 pub async fn page<C: ConnectionTrait>(
     db: &C,
     account_id: &str,
-    before: Option<i64>,
-    limit: u64,
+    slice: &Slice<i64>,
 ) -> Result<Vec<TransactionRow>, DbErr> {
-    let mut query = row::Entity::find().filter(row::Column::AccountId.eq(account_id.to_owned()));
-    if let Some(before) = before {
-        query = query.filter(row::Column::Position.lt(before));
-    }
-    query
-        .order_by_desc(row::Column::Position)
-        .limit(limit)
+    let query = row::Entity::find().filter(row::Column::AccountId.eq(account_id.to_owned()));
+    slice
+        .apply(query, row::Column::Position, ListOrder::Descending)
         .all(db)
         .await
 }

@@ -13,12 +13,13 @@ pub use entity::users::Model as UserRow;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter,
 };
 
 use super::{Projection, ProjectionError};
 use crate::domain::Aggregate;
 use crate::domain::user::{User, UserEvent};
+use crate::paging::{ListOrder, Slice};
 use crate::store::RecordedEvent;
 
 pub struct Users;
@@ -150,19 +151,17 @@ pub async fn get<C: ConnectionTrait>(db: &C, user_id: &str) -> Result<Option<Use
     row::Entity::find_by_id(user_id.to_owned()).one(db).await
 }
 
-/// Up to `limit` users ordered by id, after the id `after`.
+/// A slice of the users, listed by id.
 pub async fn page<C: ConnectionTrait>(
     db: &C,
-    after: Option<&str>,
-    limit: u64,
+    slice: &Slice<String>,
 ) -> Result<Vec<UserRow>, DbErr> {
-    let mut query = row::Entity::find();
-    if let Some(after) = after {
-        query = query.filter(row::Column::UserId.gt(after.to_owned()));
-    }
-    query
-        .order_by_asc(row::Column::UserId)
-        .limit(limit)
+    slice
+        .apply(
+            row::Entity::find(),
+            row::Column::UserId,
+            ListOrder::Ascending,
+        )
         .all(db)
         .await
 }

@@ -13,6 +13,7 @@ use sea_orm::{
 use serde_json::Value;
 
 use crate::error_code::ErrorCode;
+use crate::paging::{ListOrder, Slice};
 
 /// A command riding on an append, recorded as SUCCEEDED with it.
 #[derive(Clone, Debug, PartialEq)]
@@ -229,32 +230,51 @@ pub(crate) async fn get(db: &DatabaseConnection, id: &str) -> Result<Option<Comm
         .transpose()
 }
 
-/// Newest first; `before` is the (created_at, id) of the last row seen.
+/// The sort key of the command log: when a command arrived, then its id.
+pub type CommandKey = (DateTime<Utc>, String);
+
+/// A slice of the command log, which is listed newest first.
 pub(crate) async fn list(
     db: &DatabaseConnection,
     status: Option<CommandStatus>,
-    before: Option<(DateTime<Utc>, String)>,
-    limit: u64,
+    slice: &Slice<CommandKey>,
 ) -> Result<Vec<CommandRecord>, DbErr> {
     let mut query = commands::Entity::find();
     if let Some(status) = status {
         query = query.filter(commands::Column::Status.eq(status.as_str()));
     }
-    if let Some((at, id)) = before {
+    // Newest first: "after" a key is older than it, "before" newer.
+    if let Some((at, id)) = &slice.after {
         query = query.filter(
             Condition::any()
-                .add(commands::Column::CreatedAt.lt(at))
+                .add(commands::Column::CreatedAt.lt(*at))
                 .add(
                     Condition::all()
-                        .add(commands::Column::CreatedAt.eq(at))
-                        .add(commands::Column::Id.lt(id)),
+                        .add(commands::Column::CreatedAt.eq(*at))
+                        .add(commands::Column::Id.lt(id.clone())),
                 ),
         );
     }
+    if let Some((at, id)) = &slice.before {
+        query = query.filter(
+            Condition::any()
+                .add(commands::Column::CreatedAt.gt(*at))
+                .add(
+                    Condition::all()
+                        .add(commands::Column::CreatedAt.eq(*at))
+                        .add(commands::Column::Id.gt(id.clone())),
+                ),
+        );
+    }
+    let order = if slice.reads_ascending(ListOrder::Descending) {
+        Order::Asc
+    } else {
+        Order::Desc
+    };
     let rows = query
-        .order_by(commands::Column::CreatedAt, Order::Desc)
-        .order_by(commands::Column::Id, Order::Desc)
-        .limit(limit)
+        .order_by(commands::Column::CreatedAt, order.clone())
+        .order_by(commands::Column::Id, order)
+        .limit(slice.limit)
         .all(db)
         .await?;
     rows.into_iter().map(CommandRecord::try_from).collect()

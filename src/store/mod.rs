@@ -29,6 +29,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use uuid::Uuid;
 
 use crate::config::EventLimits;
+use crate::paging::{ListOrder, Slice};
 
 pub use command_log::{CommandEntry, CommandRecord, CommandStatus};
 pub use error::StoreError;
@@ -190,6 +191,28 @@ impl EventStore {
             .await
     }
 
+    /// A slice of the global log (listed by position, ascending), as a
+    /// connection pages it either way; rows in the slice's reading order.
+    pub async fn read_log_slice(
+        &self,
+        slice: &Slice<i64>,
+        filter: &LogFilter,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.current(read::log_slice(&self.db, slice, filter).await?)
+            .await
+    }
+
+    /// A slice of one stream's events, listed by version in `order`.
+    pub async fn read_stream_slice(
+        &self,
+        stream: &str,
+        slice: &Slice<i64>,
+        order: ListOrder,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.current(read::stream_slice(&self.db, stream, slice, order).await?)
+            .await
+    }
+
     /// The global log between two positions: `after < position <= until`.
     pub async fn read_log_until(
         &self,
@@ -268,10 +291,9 @@ impl EventStore {
     pub async fn commands(
         &self,
         status: Option<CommandStatus>,
-        before: Option<(chrono::DateTime<chrono::Utc>, String)>,
-        limit: u64,
+        slice: &Slice<command_log::CommandKey>,
     ) -> Result<Vec<CommandRecord>, StoreError> {
-        Ok(command_log::list(&self.db, status, before, limit).await?)
+        Ok(command_log::list(&self.db, status, slice).await?)
     }
 
     /// Records a command that appended nothing (rejected, failed, or a

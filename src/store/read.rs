@@ -10,6 +10,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::{RecordedEvent, StreamInfo};
+use crate::paging::{ListOrder, Slice};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Direction {
@@ -103,6 +104,35 @@ pub(crate) async fn log(
         .filter(filter.condition())
         .order_by(events::Column::Position, Order::Asc)
         .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
+}
+
+/// A slice of the global log, which is listed by position, ascending.
+pub(crate) async fn log_slice(
+    db: &DatabaseConnection,
+    slice: &Slice<i64>,
+    filter: &LogFilter,
+) -> Result<Vec<RecordedEvent>, DbErr> {
+    let query = events::Entity::find().filter(filter.condition());
+    let rows = slice
+        .apply(query, events::Column::Position, ListOrder::Ascending)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
+}
+
+/// A slice of one stream's events, listed by version in `order`.
+pub(crate) async fn stream_slice(
+    db: &DatabaseConnection,
+    stream_id: &str,
+    slice: &Slice<i64>,
+    order: ListOrder,
+) -> Result<Vec<RecordedEvent>, DbErr> {
+    let query = events::Entity::find().filter(events::Column::StreamId.eq(stream_id));
+    let rows = slice
+        .apply(query, events::Column::Version, order)
         .all(db)
         .await?;
     Ok(rows.into_iter().map(RecordedEvent::from).collect())

@@ -20,6 +20,7 @@ mod http_persisted;
 mod http_protocol;
 mod node;
 mod operations;
+mod paging;
 mod projections;
 mod read_model_fold;
 mod read_model_statements;

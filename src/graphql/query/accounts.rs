@@ -1,14 +1,14 @@
 //! `account` and `accounts`: the AccountBalances read model, through its
 //! queries (`read_models::account_balances`).
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 
 use crate::config::ApiConfig;
 use crate::domain::money::Amount;
 use crate::graphql::ApiError;
 use crate::graphql::consistency::reflect;
-use crate::graphql::pagination;
+use crate::graphql::pagination::{self, PageArgs, Window};
 use crate::graphql::scalars::{Decimal, Long};
 use crate::graphql::types::{Account, AccountFilter};
 use crate::read_models::account_balances::{self, MinBalance};
@@ -45,17 +45,26 @@ impl AccountsQuery {
     }
 
     /// Accounts ordered by id, filtered.
-    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)] // the connection's arguments
     async fn accounts(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         filter: Option<AccountFilter>,
         min_position: Option<Long>,
     ) -> Result<Connection<String, Account>, ApiError> {
-        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
-        let after = after.map(|c| pagination::decode_text(&c)).transpose()?;
+        let decode = |c: String| pagination::decode_text(&c);
+        let args = PageArgs {
+            first,
+            after: after.map(decode).transpose()?,
+            last,
+            before: before.map(decode).transpose()?,
+        };
+        let window = Window::new(args, ctx.data_unchecked::<ApiConfig>())?;
         let filter = read_filter(filter.unwrap_or_default())?;
         let node = ctx.look_ahead().field("edges").field("node");
         let reads = if node.field("transactions").exists() {
@@ -65,21 +74,14 @@ impl AccountsQuery {
         };
         reflect(ctx, reads, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
-        let mut rows =
-            account_balances::page(db, &filter, after.as_deref(), limit as u64 + 1).await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        let mut page = Connection::new(after.is_some(), has_next);
+        let rows = account_balances::page(db, &filter, &window.slice).await?;
         let accounts = rows
             .into_iter()
             .map(Account::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        page.edges.extend(
-            Account::list(accounts)
-                .into_iter()
-                .map(|a| Edge::new(pagination::encode_text(&a.id), a)),
-        );
-        Ok(page)
+        // Tied together so that their transactions load in one batch.
+        let accounts = Account::list(accounts);
+        window.page(accounts, |a| pagination::encode_text(&a.id), Ok)
     }
 }
 

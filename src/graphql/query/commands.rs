@@ -1,13 +1,12 @@
 //! The command log: one command by id, or all of them newest first.
 
-use async_graphql::connection::Edge;
 use async_graphql::{Context, ID, Object};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::config::ApiConfig;
 use crate::graphql::ApiError;
-use crate::graphql::pagination;
+use crate::graphql::pagination::{PageArgs, Window};
 use crate::graphql::types::{CommandConnection, CommandRecord, CommandStatus};
 use crate::store::EventStore;
 use chrono::{DateTime, Utc};
@@ -24,29 +23,32 @@ impl CommandsQuery {
     }
 
     /// The command log, newest first.
-    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, last, child_complexity)")]
     async fn commands(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         status: Option<CommandStatus>,
     ) -> Result<CommandConnection, ApiError> {
         let store = ctx.data_unchecked::<EventStore>();
-        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
-        let before = after.as_deref().map(decode_cursor).transpose()?;
-        let has_previous = before.is_some();
-        let mut rows = store
-            .commands(status.map(Into::into), before, limit as u64 + 1)
+        let args = PageArgs {
+            first,
+            after: after.as_deref().map(decode_cursor).transpose()?,
+            last,
+            before: before.as_deref().map(decode_cursor).transpose()?,
+        };
+        let window = Window::new(args, ctx.data_unchecked::<ApiConfig>())?;
+        let rows = store
+            .commands(status.map(Into::into), &window.slice)
             .await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        let mut page = CommandConnection::new(has_previous, has_next);
-        page.edges.extend(
-            rows.into_iter()
-                .map(|r| Edge::new(encode_cursor(r.created_at, &r.id), CommandRecord::from(r))),
-        );
-        Ok(page)
+        window.page(
+            rows,
+            |r| encode_cursor(r.created_at, &r.id),
+            |r| Ok(CommandRecord::from(r)),
+        )
     }
 }
 

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::config::ApiConfig;
 use crate::graphql::ApiError;
-use crate::graphql::pagination::{self, CursorKind};
+use crate::graphql::pagination::{self, CursorKind, PageArgs, Window};
 use crate::graphql::scalars::Long;
 use crate::graphql::types::{Event, EventFilter, Stats, Stream, event_page};
 use crate::store::EventStore;
@@ -23,32 +23,47 @@ impl StoreQuery {
         Ok(store.stream_info(&id).await?.map(Stream::from))
     }
 
-    /// The global log: events with position > afterPosition, ascending.
-    /// `after` (a cursor from this list) takes precedence over afterPosition.
-    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
+    /// The global log, ascending by position: events with position >
+    /// afterPosition. `after` (a cursor from this list) takes precedence
+    /// over afterPosition; `last`/`before` page backward from the end
+    /// (the newest events) or from a cursor.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)] // the connection's arguments, as the contract names them
     async fn events(
         &self,
         ctx: &Context<'_>,
         after_position: Option<Long>,
         first: Option<i32>,
-        filter: Option<EventFilter>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+        filter: Option<EventFilter>,
     ) -> Result<Connection<String, Event>, ApiError> {
         let store = ctx.data_unchecked::<EventStore>();
-        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
-        let from = match (after, after_position) {
-            (Some(cursor), _) => pagination::decode(CursorKind::Position, &cursor)?,
+        let after = match (after, after_position) {
+            (Some(cursor), _) => Some(pagination::decode(CursorKind::Position, &cursor)?),
             (None, Some(Long(p))) if p < 0 => {
                 return Err(ApiError::bad_input(format!(
                     "afterPosition must be 0 or more, got {p}"
                 )));
             }
-            (None, Some(Long(p))) => p,
-            (None, None) => 0,
+            // Position 0 is before the first event: no bound at all.
+            (None, Some(Long(p))) => Some(p).filter(|&p| p > 0),
+            (None, None) => None,
         };
+        let before = before
+            .map(|c| pagination::decode(CursorKind::Position, &c))
+            .transpose()?;
+        let args = PageArgs {
+            first,
+            after,
+            last,
+            before,
+        };
+        let window = Window::new(args, ctx.data_unchecked::<ApiConfig>())?;
         let filter = filter.unwrap_or_default().into_log_filter()?;
-        let rows = store.read_log(from, &filter, limit as u64 + 1).await?;
-        Ok(event_page(rows, limit, CursorKind::Position, from > 0))
+        let rows = store.read_log_slice(&window.slice, &filter).await?;
+        event_page(&window, rows, CursorKind::Position)
     }
 
     /// One event by its id; null when there is none.

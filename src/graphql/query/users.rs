@@ -1,12 +1,12 @@
 //! Queries on the Users read model: `user`, `users`.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{Context, ID, Object};
 
 use crate::config::ApiConfig;
 use crate::graphql::ApiError;
 use crate::graphql::consistency::reflect;
-use crate::graphql::pagination;
+use crate::graphql::pagination::{self, PageArgs, Window};
 use crate::graphql::scalars::Long;
 use crate::graphql::types::User;
 use crate::read_models::users;
@@ -33,26 +33,31 @@ impl UsersQuery {
     }
 
     /// Users ordered by id, deleted ones included (with deleted: true).
-    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, last, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
         min_position: Option<Long>,
     ) -> Result<Connection<String, User>, ApiError> {
-        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
-        let after = after.map(|c| pagination::decode_text(&c)).transpose()?;
+        let decode = |c: String| pagination::decode_text(&c);
+        let args = PageArgs {
+            first,
+            after: after.map(decode).transpose()?,
+            last,
+            before: before.map(decode).transpose()?,
+        };
+        let window = Window::new(args, ctx.data_unchecked::<ApiConfig>())?;
         reflect(ctx, READS, min_position).await?;
         let db = ctx.data_unchecked::<EventStore>().db();
-        let mut rows = users::page(db, after.as_deref(), limit as u64 + 1).await?;
-        let has_next = rows.len() > limit;
-        rows.truncate(limit);
-        let mut page = Connection::new(after.is_some(), has_next);
-        page.edges.extend(
-            rows.into_iter()
-                .map(|m| Edge::new(pagination::encode_text(&m.user_id), User::from(m))),
-        );
-        Ok(page)
+        let rows = users::page(db, &window.slice).await?;
+        window.page(
+            rows,
+            |m| pagination::encode_text(&m.user_id),
+            |m| Ok(User::from(m)),
+        )
     }
 }

@@ -5,13 +5,13 @@ use std::sync::Arc;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, SimpleObject};
 
-use super::transaction::{TransactionConnection, transaction_page};
-use crate::config::ApiConfig;
+use super::transaction::{TransactionConnection, transaction_page, transaction_window};
 use crate::graphql::ApiError;
 use crate::graphql::loaders::{Siblings, TransactionPage, TransactionsLoader};
-use crate::graphql::pagination::{self, CursorKind};
 use crate::graphql::scalars::{DateTime, Decimal, Long, money};
 use crate::read_models::account_balances::{AccountRow, AccountStatus as StoredStatus};
+use crate::read_models::transaction_history;
+use crate::store::EventStore;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum)]
 pub enum AccountStatus {
@@ -94,23 +94,31 @@ impl Account {
     /// The account's money movements (TransactionHistory), newest first.
     /// The list's own minPosition covers them: `account` and `accounts`
     /// wait for TransactionHistory too when this field is asked for.
-    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, last, child_complexity)")]
     async fn transactions(
         &self,
         ctx: &Context<'_>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> Result<TransactionConnection, ApiError> {
-        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
-        let before = after
-            .map(|c| pagination::decode(CursorKind::Position, &c))
-            .transpose()?;
+        let window = transaction_window(ctx, first, after, last, before)?;
+        let slice = &window.slice;
+        if slice.from_end || slice.before.is_some() {
+            // Paging backward is rare, and the batch loader reads forward
+            // pages only: this one is read on its own.
+            let db = ctx.data_unchecked::<EventStore>().db();
+            let rows = transaction_history::page(db, &self.id, slice).await?;
+            return transaction_page(&window, rows);
+        }
         // Through the loader: a list of accounts reads all their pages in
-        // one statement instead of one per account.
+        // one statement instead of one per account. In this list (newest
+        // first), "after" a cursor means below its position.
         let page = TransactionPage {
             account_id: self.id.to_string(),
-            rows: limit as u64 + 1,
-            before,
+            rows: slice.limit,
+            before: slice.after,
         };
         let loader = ctx.data_unchecked::<DataLoader<TransactionsLoader>>();
         let rows = match &self.siblings {
@@ -118,7 +126,7 @@ impl Account {
             None => loader.load_one(page).await.map(Option::unwrap_or_default),
         }
         .map_err(|e| ApiError::Internal(format!("loading transactions: {e}")))?;
-        transaction_page(rows, limit, before.is_some())
+        transaction_page(&window, rows)
     }
 }
 

@@ -1,10 +1,10 @@
 //! `Event`, its connection, and `EventFilter`.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::{ID, InputObject, SimpleObject};
 
 use crate::graphql::ApiError;
-use crate::graphql::pagination::{self, CursorKind};
+use crate::graphql::pagination::{self, CursorKind, Window};
 use crate::graphql::scalars::{DateTime, Json, Long};
 use crate::store::{LogFilter, MAX_NAME_LEN, RecordedEvent};
 
@@ -96,23 +96,16 @@ impl EventFilter {
     }
 }
 
-/// A page of events. `rows` may hold one row more than `limit`: its presence
-/// is how the page knows there is a next one.
+/// A page of events read for `window`, each with its cursor: its
+/// position in the global log, its version in a stream.
 pub fn event_page(
-    mut rows: Vec<RecordedEvent>,
-    limit: usize,
+    window: &Window<i64>,
+    rows: Vec<RecordedEvent>,
     kind: CursorKind,
-    has_previous: bool,
-) -> Connection<String, Event> {
-    let has_next = rows.len() > limit;
-    rows.truncate(limit);
-    let mut page = Connection::new(has_previous, has_next);
-    page.edges.extend(rows.into_iter().map(|e| {
-        let key = match kind {
-            CursorKind::Position => e.position,
-            CursorKind::Version => e.version,
-        };
-        Edge::new(pagination::encode(kind, key), Event::from(e))
-    }));
-    page
+) -> Result<Connection<String, Event>, ApiError> {
+    let cursor = |e: &RecordedEvent| match kind {
+        CursorKind::Position => pagination::encode(kind, e.position),
+        CursorKind::Version => pagination::encode(kind, e.version),
+    };
+    window.page(rows, cursor, |e| Ok(Event::from(e)))
 }

@@ -20,6 +20,6 @@ pub use projection::Projection;
 pub use snapshot::{AccountState, Snapshot};
 pub use stats::Stats;
 pub use stream::Stream;
-pub use transaction::{TransactionConnection, transaction_page};
+pub use transaction::{TransactionConnection, transaction_page, transaction_window};
 pub use user::User;
 pub use viewer::Viewer;

@@ -6,9 +6,10 @@ use async_graphql::{ComplexObject, Context, Enum, ID, SimpleObject};
 use super::{Event, event_page};
 use crate::config::ApiConfig;
 use crate::graphql::ApiError;
-use crate::graphql::pagination::{self, CursorKind};
+use crate::graphql::pagination::{self, CursorKind, PageArgs, Window};
 use crate::graphql::scalars::Long;
-use crate::store::{Direction, EventStore, StreamInfo};
+use crate::paging::ListOrder;
+use crate::store::{EventStore, StreamInfo};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Enum, Default)]
 pub enum ReadDirection {
@@ -40,8 +41,11 @@ impl From<StreamInfo> for Stream {
 #[ComplexObject]
 impl Stream {
     /// FORWARD: events with version >= fromVersion (default 1), ascending.
-    /// BACKWARD: events with version <= fromVersion (default: the last), descending.
-    #[graphql(complexity = "crate::graphql::pagination::cost(first, child_complexity)")]
+    /// BACKWARD: events with version <= fromVersion (default: the last),
+    /// descending. `first`/`after` page along that order, `last`/`before`
+    /// against it, from its end.
+    #[graphql(complexity = "crate::graphql::pagination::cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)] // the connection's arguments
     async fn events(
         &self,
         ctx: &Context<'_>,
@@ -49,9 +53,10 @@ impl Stream {
         #[graphql(default_with = "Some(ReadDirection::Forward)")] direction: Option<ReadDirection>,
         first: Option<i32>,
         after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
     ) -> Result<Connection<String, Event>, ApiError> {
         let store = ctx.data_unchecked::<EventStore>();
-        let limit = pagination::page_size(first, ctx.data_unchecked::<ApiConfig>())?;
         if let Some(Long(v)) = from_version
             && v < 0
         {
@@ -59,28 +64,28 @@ impl Stream {
                 "fromVersion must be 0 or more, got {v}"
             )));
         }
-        let after = after
-            .map(|c| pagination::decode(CursorKind::Version, &c))
-            .transpose()?;
-        let (from, direction) = match direction.unwrap_or_default() {
-            ReadDirection::Forward => (
-                after.map(|v| v + 1).or(from_version.map(|v| v.0)),
-                Direction::Forward,
-            ),
-            ReadDirection::Backward => (
-                after.map(|v| v - 1).or(from_version.map(|v| v.0)),
-                Direction::Backward,
-            ),
+        let decode = |c: String| pagination::decode(CursorKind::Version, &c);
+        let after = after.map(decode).transpose()?;
+        let before = before.map(decode).transpose()?;
+        // fromVersion is where the list starts: the bound an `after`
+        // cursor, when given, replaces.
+        let (order, start) = match direction.unwrap_or_default() {
+            ReadDirection::Forward => (ListOrder::Ascending, from_version.map(|v| v.0 - 1)),
+            ReadDirection::Backward => (ListOrder::Descending, from_version.map(|v| v.0 + 1)),
         };
+        let args = PageArgs {
+            first,
+            after: after.or(start),
+            last,
+            before,
+        };
+        let mut window = Window::new(args, ctx.data_unchecked::<ApiConfig>())?;
         let rows = store
-            .read_stream(&self.id, from, direction, limit as u64 + 1)
+            .read_stream_slice(&self.id, &window.slice, order)
             .await?;
-        Ok(event_page(
-            rows,
-            limit,
-            CursorKind::Version,
-            after.is_some(),
-        ))
+        // Only a cursor says there is a page before; fromVersion does not.
+        window.slice.after = after;
+        event_page(&window, rows, CursorKind::Version)
     }
 
     async fn snapshots(&self, ctx: &Context<'_>) -> Result<Vec<super::Snapshot>, ApiError> {

@@ -1,10 +1,11 @@
 //! `Transaction` (the TransactionHistory read model) and its pages.
 
-use async_graphql::connection::{Connection, Edge};
-use async_graphql::{Enum, ID, SimpleObject};
+use async_graphql::connection::Connection;
+use async_graphql::{Context, Enum, ID, SimpleObject};
 
+use crate::config::ApiConfig;
 use crate::graphql::ApiError;
-use crate::graphql::pagination::{self, CursorKind};
+use crate::graphql::pagination::{self, CursorKind, PageArgs, Window};
 use crate::graphql::scalars::{DateTime, Decimal, Long, money};
 use crate::read_models::transaction_history::{TransactionKind as Stored, TransactionRow};
 
@@ -69,21 +70,33 @@ impl TryFrom<TransactionRow> for Transaction {
 
 pub type TransactionConnection = Connection<String, Transaction>;
 
-/// A page of transactions, newest first, cursors on their positions.
-/// `rows` may hold one row more than `limit`: its presence is how the page
-/// knows there is a next one.
+/// The window a transaction list's arguments ask for; its cursors are
+/// the movements' positions.
+pub fn transaction_window(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+) -> Result<Window<i64>, ApiError> {
+    let decode = |c: String| pagination::decode(CursorKind::Position, &c);
+    let args = PageArgs {
+        first,
+        after: after.map(decode).transpose()?,
+        last,
+        before: before.map(decode).transpose()?,
+    };
+    Window::new(args, ctx.data_unchecked::<ApiConfig>())
+}
+
+/// A page of transactions (newest first) read for `window`.
 pub fn transaction_page(
-    mut rows: Vec<TransactionRow>,
-    limit: usize,
-    has_previous: bool,
+    window: &Window<i64>,
+    rows: Vec<TransactionRow>,
 ) -> Result<TransactionConnection, ApiError> {
-    let has_next = rows.len() > limit;
-    rows.truncate(limit);
-    let mut page = Connection::new(has_previous, has_next);
-    for m in rows {
-        let cursor = pagination::encode(CursorKind::Position, m.position);
-        page.edges
-            .push(Edge::new(cursor, Transaction::try_from(m)?));
-    }
-    Ok(page)
+    window.page(
+        rows,
+        |m| pagination::encode(CursorKind::Position, m.position),
+        Transaction::try_from,
+    )
 }
