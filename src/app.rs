@@ -119,6 +119,7 @@ impl AppState {
         Ok(HttpState {
             schema: self.schema.clone(),
             store: self.store.clone(),
+            projections: self.projections.clone(),
             requests: self.config.requests.clone(),
             max_event_bytes: self.config.events.max_event_bytes,
             subscriptions: self.config.subscriptions.clone(),

@@ -41,6 +41,7 @@ mod domain;
 mod error_code;
 mod graphql;
 mod http;
+mod logging;
 mod metrics;
 mod paging;
 mod read_models;
@@ -56,12 +57,13 @@ pub use commands::{
 };
 pub use config::{
     ApiConfig, Cli, CliCommand, CommandConfig, Config, DEFAULT_DATABASE_URL, DatabaseArgs,
-    EventLimits, RequestLimits, ServeArgs, ServerConfig, SubscriptionConfig,
+    EventLimits, LogArgs, LogFormat, RequestLimits, ServeArgs, ServerConfig, SubscriptionConfig,
 };
 pub use db::{connect, connect_and_migrate};
 pub use error_code::ErrorCode;
 pub use graphql::{ChronicleSchema, SchemaParts, build_schema, sdl};
 pub use http::router;
+pub use logging::init as init_logging;
 pub use read_models::{ProjectionState, ProjectionStatus, Projections, ProjectionsError};
 pub use store::{
     AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, Direction,

@@ -3,7 +3,6 @@ use std::time::Duration;
 
 use chronicle::{AppState, Cli, CliCommand};
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
 
 /// Runs the command; a failure is one line on stderr and exit code 1.
 #[tokio::main]
@@ -18,12 +17,9 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    chronicle::init_logging(&cli.log)?;
+    match cli.command {
         CliCommand::Schema => print!("{}", chronicle::sdl()),
         CliCommand::Migrate(db) => {
             chronicle::connect_and_migrate(&db).await?;

@@ -47,8 +47,10 @@ impl<A: Snapshot> Repository<A> {
 
     pub async fn load(&self, stream: &StreamId) -> Result<Loaded<A>, CommandError> {
         if let Some(hit) = self.cache.get(stream.as_str()).await {
+            metrics::counter!(crate::metrics::CACHE_HITS).increment(1);
             return Ok((*hit).clone());
         }
+        metrics::counter!(crate::metrics::CACHE_MISSES).increment(1);
         let loaded = self.replay(stream).await?;
         self.remember(stream, loaded.clone()).await;
         Ok(loaded)

@@ -4,6 +4,7 @@
 //! by the flag and by `Default`.
 
 mod limits;
+mod logging;
 mod server;
 
 use std::net::SocketAddr;
@@ -11,6 +12,7 @@ use std::net::SocketAddr;
 use clap::{Args, Parser, Subcommand};
 
 pub use limits::{EventLimits, RequestLimits};
+pub use logging::{LogArgs, LogFormat};
 pub use server::ServerConfig;
 
 use crate::auth::AuthConfig;
@@ -27,6 +29,9 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://chronicle.db";
 pub struct Cli {
     #[command(subcommand)]
     pub command: CliCommand,
+
+    #[command(flatten)]
+    pub log: LogArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,6 +7,7 @@ mod error;
 mod limits;
 mod loaders;
 mod mutation;
+mod observe;
 mod pagination;
 mod query;
 mod scalars;
@@ -27,6 +28,7 @@ use crate::subscriptions::Hub;
 pub(crate) use error::{ApiError, finish};
 pub(crate) use limits::{Refusal, check_text};
 pub(crate) use mutation::RequestMeta;
+pub(crate) use observe::OperationSlot;
 use subscription::SubscriptionRoot;
 pub(crate) use subscription::SubscriptionSlots;
 
@@ -64,6 +66,7 @@ pub fn build_schema(parts: SchemaParts) -> ChronicleSchema {
     builder()
         .extension(limits::Guard::new(requests.clone()))
         .extension(access::AccessGuard::new(config.auth.disable_introspection))
+        .extension(observe::Observe)
         .limit_depth(requests.max_query_depth)
         .limit_complexity(requests.max_complexity)
         .limit_directives(requests.max_directives)

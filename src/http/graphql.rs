@@ -9,13 +9,14 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use super::observe::OperationKind;
 use super::request::{self, Rejection};
 use super::response::{self, accepts, respond};
 use super::{HttpState, websocket};
 use crate::auth::{self, AuthError, Principal};
 use crate::config::RequestLimits;
 use crate::error_code::ErrorCode;
-use crate::graphql::RequestMeta;
+use crate::graphql::{OperationSlot, RequestMeta};
 
 /// A client's correlation id, copied into every event its commands append.
 const CORRELATION_HEADER: &str = "x-correlation-id";
@@ -70,11 +71,10 @@ pub(super) async fn graphql_get(State(state): State<HttpState>, request: Request
         Err(err) => return unauthenticated(&headers, &err),
     };
     let max_response = state.requests.max_response_bytes;
-    let result = state
-        .schema
-        .execute(with_meta(operation, &headers, &caller))
-        .await;
-    respond(&headers, result.into(), max_response)
+    let slot = OperationSlot::default();
+    let operation = with_meta(operation, &headers, &caller).data(slot.clone());
+    let result = state.schema.execute(operation).await;
+    marked(respond(&headers, result.into(), max_response), slot.get())
 }
 
 pub(super) async fn graphql_post(
@@ -121,10 +121,14 @@ pub(super) async fn graphql_post(
         Err(err) => return unauthenticated(&headers, &err),
     };
     let meta = |r| with_meta(r, &headers, &caller);
-    let result = match batch {
+    let slot = OperationSlot::default();
+    let (result, kind) = match batch {
         BatchRequest::Single(mut one) => match state.persisted.resolve(&mut one) {
-            Ok(()) => state.schema.execute(meta(one)).await.into(),
-            Err(err) => async_graphql::Response::from_errors(vec![err]).into(),
+            Ok(()) => {
+                let one = meta(one).data(slot.clone());
+                (state.schema.execute(one).await.into(), slot.get())
+            }
+            Err(err) => (async_graphql::Response::from_errors(vec![err]).into(), None),
         },
         BatchRequest::Batch(all) => {
             // One after another, in the order sent, as a client that
@@ -136,10 +140,22 @@ pub(super) async fn graphql_post(
                     Err(err) => async_graphql::Response::from_errors(vec![err]),
                 });
             }
-            async_graphql::BatchResponse::Batch(responses)
+            (
+                async_graphql::BatchResponse::Batch(responses),
+                Some("batch"),
+            )
         }
     };
-    respond(&headers, result, limits.max_response_bytes)
+    marked(respond(&headers, result, limits.max_response_bytes), kind)
+}
+
+/// Marks the response with the operation type it answered, for the
+/// request metrics.
+fn marked(mut response: Response, kind: Option<&'static str>) -> Response {
+    if let Some(kind) = kind {
+        response.extensions_mut().insert(OperationKind(kind));
+    }
+    response
 }
 
 fn respond_error(headers: &HeaderMap, err: async_graphql::ServerError, max: usize) -> Response {

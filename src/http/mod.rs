@@ -5,7 +5,9 @@
 //! (`origins.rs`) and how much load is admitted (`shedding.rs`).
 
 mod graphql;
+mod health;
 mod json_scan;
+pub(crate) mod observe;
 mod origins;
 mod per_ip;
 mod persisted;
@@ -24,17 +26,17 @@ pub use websocket::ConnectionLimit;
 use async_graphql::http::GraphiQLSource;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
 use crate::config::{RequestLimits, SubscriptionConfig};
 use crate::graphql::ChronicleSchema;
+use crate::read_models::Projections;
 use crate::store::EventStore;
 
 /// What the HTTP layer serves, as the composition root hands it over.
@@ -43,6 +45,8 @@ pub struct HttpState {
     pub schema: ChronicleSchema,
     /// For readiness: the database behind it.
     pub store: EventStore,
+    /// For readiness and the projections' gauges.
+    pub projections: Projections,
     pub requests: RequestLimits,
     /// The largest event: no valid request body holds an array longer than
     /// an event of this size can.
@@ -73,13 +77,16 @@ pub fn router(state: HttpState) -> Router {
                 .fallback(graphql::graphql_other),
         )
         .route("/graphql/ws", get(graphql::graphql_ws))
-        .route("/health", get(health))
-        .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
+        .route("/health", get(health::health))
+        .route("/ready", get(health::ready))
+        .route("/metrics", get(observe::metrics))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(shedding)
         .layer(cors)
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(observe::count))
+        .layer(observe::trace())
+        .layer(observe::propagate_request_id())
+        .layer(observe::set_request_id())
         .with_state(state)
 }
 
@@ -113,43 +120,6 @@ fn panicked(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let id = uuid::Uuid::new_v4();
     tracing::error!(error_id = %id, panic = detail, "a request handler panicked");
     response::internal_with_id(&HeaderMap::new(), id)
-}
-
-/// Prometheus text exposition.
-async fn metrics() -> Response {
-    match crate::metrics::handle() {
-        Some(handle) => (
-            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-            handle.render(),
-        )
-            .into_response(),
-        None => (
-            StatusCode::NOT_FOUND,
-            "metrics are recorded by the embedding application",
-        )
-            .into_response(),
-    }
-}
-
-/// Liveness: the process answers.
-async fn health() -> &'static str {
-    "ok"
-}
-
-/// How long the readiness check waits for the database.
-const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Readiness: migrations ran (the state exists only after they did) and
-/// the database answers now.
-async fn ready(State(state): State<HttpState>) -> Response {
-    let ping = tokio::time::timeout(READY_TIMEOUT, state.store.db().ping()).await;
-    match ping.unwrap_or_else(|_| Err(sea_orm::DbErr::Custom("no answer in time".into()))) {
-        Ok(()) => (StatusCode::OK, "ready").into_response(),
-        Err(err) => {
-            tracing::warn!(%err, "readiness check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
-        }
-    }
 }
 
 #[cfg(test)]

@@ -19,6 +19,7 @@ mod http_errors;
 mod http_persisted;
 mod http_protocol;
 mod node;
+mod observability;
 mod operations;
 mod paging;
 mod projections;

@@ -2,6 +2,7 @@
 //! signal it.
 
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -12,6 +13,8 @@ use crate::common::TestDb;
 /// The server binary, started on `db`; `url` once it is ready.
 pub struct Node {
     pub url: String,
+    /// Every line the server has logged to stdout so far.
+    pub log: Arc<Mutex<Vec<String>>>,
     child: Child,
 }
 
@@ -33,8 +36,10 @@ impl Node {
             .spawn()
             .expect("start the server binary");
         let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
         let url = tokio::time::timeout(Duration::from_secs(60), async {
             while let Some(line) = lines.next_line().await.expect("read the log") {
+                log.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.split("listening on ").nth(1) {
                     return rest.split_whitespace().next().map(str::to_owned);
                 }
@@ -45,8 +50,13 @@ impl Node {
         .expect("the server says where it listens")
         .expect("a listening line");
         // Keep draining the log, or the server blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Node { child, url }
+        let kept = log.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                kept.lock().unwrap().push(line);
+            }
+        });
+        Node { child, url, log }
     }
 
     pub async fn kill(mut self) {

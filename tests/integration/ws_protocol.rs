@@ -188,3 +188,31 @@ async fn the_legacy_protocol_sends_ka_after_the_ack() {
         server.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_closes_gets_the_close_handshake_back() {
+    for db in databases().await {
+        let server = TestServer::start(&db).await;
+        for protocol in Protocol::ALL {
+            let mut ws = acked(&server, protocol).await;
+            ws.send(Message::Close(Some(
+                tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                    code: 1000.into(),
+                    reason: "Normal Closure".into(),
+                },
+            )))
+            .await
+            .expect("send Close");
+            // RFC 6455 5.5.1: the endpoint answers with a Close frame, which
+            // graphql-ws's client needs to see its own 1000, not a 1006.
+            assert_eq!(
+                next(&mut ws).await,
+                Err(1000),
+                "{} {}",
+                db.name,
+                protocol.name()
+            );
+        }
+        server.stop().await;
+    }
+}

@@ -21,6 +21,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::Instrument;
 
 use super::HttpState;
 use super::per_ip::{PerIp, Slot};
@@ -119,6 +120,17 @@ pub async fn upgrade(state: HttpState, request: Request) -> Response {
             "too many WebSocket connections; try again later",
         );
     };
+    // The connection's id is its upgrade request's: every log line of the
+    // connection, in a task of its own, carries it.
+    let span = tracing::info_span!(
+        "websocket",
+        connection_id = parts
+            .headers
+            .get(crate::http::observe::REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-"),
+        protocol = protocol.name(),
+    );
     let session = session::Session {
         protocol,
         schema: state.schema.clone(),
@@ -132,7 +144,7 @@ pub async fn upgrade(state: HttpState, request: Request) -> Response {
         .protocols([protocol.name()])
         .read_buffer_size(READ_BUFFER)
         .max_message_size(state.requests.max_body_bytes)
-        .on_upgrade(move |socket| serve(socket, session, permit))
+        .on_upgrade(move |socket| serve(socket, session, permit).instrument(span))
 }
 
 async fn serve(
@@ -140,7 +152,10 @@ async fn serve(
     session: session::Session,
     _permit: ConnectionPermit,
 ) {
+    let _open = crate::metrics::Open::new(crate::metrics::WS_CONNECTIONS);
+    tracing::debug!("WebSocket connected");
     session::run(socket, session).await;
+    tracing::debug!("WebSocket closed");
 }
 
 fn refuse(headers: &axum::http::HeaderMap, status: StatusCode, message: &str) -> Response {

@@ -56,6 +56,10 @@ enum End {
     Close(u16, String),
     /// The client is gone (or its socket failed).
     Closed,
+    /// The client sent a Close frame: the reply (which the WebSocket
+    /// library queued) must still be written, or the client sees 1006
+    /// instead of its own code, and graphql-ws treats that as a failure.
+    ClosedByClient,
 }
 
 type Step = Result<(), End>;
@@ -115,6 +119,10 @@ pub async fn run(socket: WebSocket, session: Session) {
         match outcome {
             Ok(()) => {}
             Err(End::Closed) => break,
+            Err(End::ClosedByClient) => {
+                let _ = conn.sink.close().await;
+                break;
+            }
             Err(End::Close(code, reason)) => {
                 conn.close(code, &reason).await;
                 break;
@@ -127,7 +135,7 @@ impl Connection {
     async fn on_message(&mut self, message: Message) -> Step {
         let text = match message {
             Message::Text(text) => text,
-            Message::Close(_) => return Err(End::Closed),
+            Message::Close(_) => return Err(End::ClosedByClient),
             // tungstenite answers pings itself on the next write.
             Message::Ping(_) | Message::Pong(_) => return Ok(()),
             Message::Binary(_) => {
@@ -208,11 +216,16 @@ impl Connection {
             self.operations.remove(&id);
             self.answered.remove(&id);
         }
+        // Counted while the stream lives, however it ends.
+        let open = crate::metrics::Open::new(crate::metrics::WS_OPERATIONS);
         let results = self
             .session
             .schema
             .execute_stream_with_session_data(request, data)
-            .map(Some)
+            .map(move |response| {
+                let _counted = &open;
+                Some(response)
+            })
             .chain(futures::stream::once(async { None }))
             .boxed();
         self.operations.insert(id, results);

@@ -28,6 +28,17 @@ pub enum ProjectionState {
 }
 
 impl ProjectionState {
+    /// The state as the API names it (the GraphQL enum's values).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::CatchingUp => "CATCHING_UP",
+            Self::Paused => "PAUSED",
+            Self::Rebuilding => "REBUILDING",
+            Self::Failed => "FAILED",
+        }
+    }
+
     /// The stored form: CATCHING_UP is a passing phase of RUNNING.
     fn stored(self) -> &'static str {
         match self {
