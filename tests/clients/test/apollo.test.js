@@ -54,20 +54,21 @@ const persistedQuery = (request) => request.body.extensions?.persistedQuery;
 describe('PersistedQueryLink', () => {
   for (const useGETForHashedQueries of [false, true]) {
     test(`sends the hash alone, resends the text once when the server asks, then the hash alone again (useGETForHashedQueries: ${useGETForHashedQueries})`, async () => {
-      const { accountId } = await openAccount('12.34');
+      const { accountId, position } = await openAccount('12.34');
+      const variables = { id: accountId, minPosition: position };
       const recorder = recordingFetch();
       const link = new PersistedQueryLink({ sha256, useGETForHashedQueries })
         .concat(new HttpLink({ uri: httpUrl, fetch: recorder.fetch }));
       // A document of its own (the alias is new on every run), so its hash
       // is new to the server even when the suite runs twice against it.
       const query = gql(`
-        query PersistedAccount($id: ID!) {
+        query PersistedAccount($id: ID!, $minPosition: Long) {
           ${unique('run')}: __typename
-          account(id: $id) { id balance currency }
+          account(id: $id, minPosition: $minPosition) { id balance currency }
         }
       `);
 
-      const first = await apollo(link).query({ query, variables: { id: accountId }, fetchPolicy: 'network-only' });
+      const first = await apollo(link).query({ query, variables, fetchPolicy: 'network-only' });
       assert.equal(first.data.account.balance, '12.34');
       assert.equal(recorder.requests.length, 2, 'one hash-only request, one retry with the text');
       const [hashOnly, withText] = recorder.requests;
@@ -83,7 +84,7 @@ describe('PersistedQueryLink', () => {
 
       // A second client (nothing cached) runs the same query: the server
       // now knows the hash, so one hash-only request is enough.
-      const again = await apollo(link).query({ query, variables: { id: accountId }, fetchPolicy: 'network-only' });
+      const again = await apollo(link).query({ query, variables, fetchPolicy: 'network-only' });
       assert.equal(again.data.account.balance, '12.34');
       assert.equal(recorder.requests.length, 3);
       const later = recorder.requests[2];
@@ -111,7 +112,7 @@ describe('PersistedQueryLink', () => {
 
 describe('BatchHttpLink', () => {
   test('operations fired in one tick go in one request holding an array, each answered in order', async () => {
-    const { accountId: existing } = await openAccount('50.00');
+    const { accountId: existing, position: existingAt } = await openAccount('50.00');
     const fresh = unique('acct');
     const recorder = recordingFetch();
     const client = apollo(new BatchHttpLink({ uri: httpUrl, fetch: recorder.fetch, batchMax: 10, batchInterval: 20 }));
@@ -121,7 +122,7 @@ describe('BatchHttpLink', () => {
       // Runs after the opening in the same batch: the server answers a
       // batch's operations one after another, in the order sent.
       client.mutate({ mutation: DEPOSIT, variables: { input: { accountId: fresh, amount: '1.25' } } }),
-      client.query({ query: ACCOUNT, variables: { id: existing }, fetchPolicy: 'network-only' }),
+      client.query({ query: ACCOUNT, variables: { id: existing, minPosition: existingAt }, fetchPolicy: 'network-only' }),
       client.mutate({ mutation: WITHDRAW, variables: { input: { accountId: existing, amount: '50.01' } } }),
     ]);
 
@@ -142,6 +143,45 @@ describe('BatchHttpLink', () => {
     assert.equal(refused.status, 'rejected');
     assert.ok(CombinedGraphQLErrors.is(refused.reason));
     assert.equal(refused.reason.errors[0].extensions.code, 'INSUFFICIENT_FUNDS');
+  });
+});
+
+describe('PersistedQueryLink over BatchHttpLink', () => {
+  test('hash-only operations go in one batch; the ones the server asks for are resent with their text; later batches are hash-only', async () => {
+    const opened = await Promise.all([openAccount('1.11'), openAccount('2.22')]);
+    const recorder = recordingFetch();
+    const link = new PersistedQueryLink({ sha256 })
+      .concat(new BatchHttpLink({ uri: httpUrl, fetch: recorder.fetch, batchMax: 10, batchInterval: 20 }));
+    const query = gql(`
+      query BatchedPersisted($id: ID!, $minPosition: Long) {
+        ${unique('run')}: __typename
+        account(id: $id, minPosition: $minPosition) { id balance }
+      }
+    `);
+    const runBoth = (client) =>
+      Promise.all(opened.map(({ accountId, position }) =>
+        client.query({ query, variables: { id: accountId, minPosition: position }, fetchPolicy: 'network-only' })));
+
+    const first = await runBoth(apollo(link));
+    assert.deepEqual(first.map((r) => r.data.account.balance), ['1.11', '2.22']);
+    const [hashOnly, ...retries] = recorder.requests;
+    assert.ok(Array.isArray(hashOnly.body) && hashOnly.body.length === 2, 'the first request is one batch of two');
+    for (const [i, operation] of hashOnly.body.entries()) {
+      assert.equal(operation.query, undefined);
+      assert.equal(hashOnly.response[i].errors[0].extensions.code, 'PERSISTED_QUERY_NOT_FOUND');
+    }
+    const resent = retries.flatMap((r) => (Array.isArray(r.body) ? r.body : [r.body]));
+    assert.equal(resent.length, 2, 'each operation is resent once');
+    assert.ok(resent.every((op) => /BatchedPersisted/.test(op.query) && op.extensions.persistedQuery));
+
+    const before = recorder.requests.length;
+    const again = await runBoth(apollo(link));
+    assert.deepEqual(again.map((r) => r.data.account.balance), ['1.11', '2.22']);
+    assert.equal(recorder.requests.length, before + 1, 'one more request');
+    const later = recorder.requests.at(-1);
+    assert.ok(Array.isArray(later.body) && later.body.length === 2);
+    assert.ok(later.body.every((op) => op.query === undefined), 'hash-only');
+    assert.ok(later.response.every((r) => r.errors === undefined));
   });
 });
 
