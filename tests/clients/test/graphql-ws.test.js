@@ -111,7 +111,8 @@ describe('eventAppended', () => {
 // RFC 6455 5.5.1: an endpoint that receives a Close frame sends one back.
 // The server drops the TCP connection instead, so the client sees 1006.
 const CLOSE_BUG =
-  'server bug: a Close frame from the client is not answered with a Close frame (the client sees 1006, not 1000): see the report';
+  'server bug: a Close frame from the client is not answered with a Close frame, so the client sees 1006 instead of 1000 ' +
+  '(src/http/websocket/session.rs ends the loop on Message::Close and drops the socket before the reply is flushed)';
 
 describe('closing', () => {
   for (const protocol of ['graphql-transport-ws', 'graphql-ws']) {
