@@ -16,6 +16,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
+use crate::cluster::{Listener, Registry};
 use crate::commands::{AGGREGATE_CATEGORIES, Commands};
 use crate::config::{Config, DatabaseArgs};
 use crate::graphql::{ChronicleSchema, SchemaParts, build_schema};
@@ -35,6 +36,10 @@ pub struct AppState {
     pub schema: ChronicleSchema,
     auth: Arc<Authenticator>,
     connections: ConnectionLimit,
+    /// This node's name among the nodes on its database.
+    pub node_id: String,
+    /// Hears the other nodes' commits (PostgreSQL).
+    listener: Listener,
     /// Cancelled when the server starts shutting down.
     shutdown: CancellationToken,
 }
@@ -68,10 +73,17 @@ impl AppState {
     ) -> Result<Self, StartError> {
         let auth = Authenticator::new(&config.auth).map_err(StartError::Config)?;
         let store = EventStore::open_with(db, store_config(&config)).await?;
-        let projections = Projections::start(store.clone(), Projections::standard())
-            .await
-            .map_err(StoreError::from)?;
-        Ok(Self::new(store, projections, config, auth))
+        let node = &config.node;
+        let node_id = node.id(None);
+        let projections = Projections::start(
+            store.clone(),
+            Projections::standard(),
+            &node_id,
+            node.role.runs_projections(),
+        )
+        .await
+        .map_err(StoreError::from)?;
+        Ok(Self::new(store, projections, config, auth, node_id))
     }
 
     /// The parts on a store and projections that are already running.
@@ -80,6 +92,7 @@ impl AppState {
         projections: Projections,
         config: Config,
         auth: Authenticator,
+        node_id: String,
     ) -> Self {
         // Installed before the first command or append records anything.
         crate::metrics::handle();
@@ -96,13 +109,17 @@ impl AppState {
             hub: hub.clone(),
             config: config.clone(),
         });
+        let shutdown = CancellationToken::new();
+        let listener = Listener::start(store.clone(), projections.clone(), shutdown.clone());
         Self {
+            node_id,
+            listener,
             connections: ConnectionLimit::new(
                 config.subscriptions.max_connections,
                 config.server.max_connections_per_ip,
             ),
             auth: Arc::new(auth),
-            shutdown: CancellationToken::new(),
+            shutdown,
             config,
             store,
             commands,
@@ -132,6 +149,8 @@ impl AppState {
                 server.request_timeout(),
             ),
             persisted: PersistedQueries::new(self.config.requests.persisted_query_cache_bytes),
+            listener: self.listener.clone(),
+            role: self.config.node.role,
             graphiql: !self.config.auth.disable_introspection,
             shutdown: self.shutdown.clone(),
         })
@@ -183,6 +202,13 @@ pub async fn serve(
         return Err(std::io::Error::other(refusal));
     }
     let http = state.http(loopback).map_err(std::io::Error::other)?;
+    let registry = Registry::new(
+        state.store.db().clone(),
+        state.node_id.clone(),
+        state.config.node.role,
+        addr.to_string(),
+    );
+    registry.start(state.projections.clone(), state.shutdown.clone());
     let token = state.shutdown.clone();
     let signal = async move {
         shutdown.await;

@@ -34,6 +34,7 @@
 
 mod app;
 mod auth;
+mod cluster;
 mod commands;
 mod config;
 mod db;

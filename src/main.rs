@@ -29,9 +29,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             if let Some(refusal) = chronicle::exposure_refusal(args.listen, &args.config) {
                 return Err(refusal.into());
             }
-            let state = AppState::start(&args.database, args.config.clone()).await?;
             let listener = tokio::net::TcpListener::bind(args.listen).await?;
+            let mut config = args.config.clone();
+            // The default node id names the port, known once bound.
+            config.node.node_id = Some(config.node.id(Some(listener.local_addr()?)));
+            let state = AppState::start(&args.database, config).await?;
             tracing::info!(
+                node = %state.node_id,
+                role = args.config.node.role.as_str(),
                 "Chronicle listening on http://{} (GraphiQL at /, GraphQL at /graphql)",
                 listener.local_addr()?
             );

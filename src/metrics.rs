@@ -36,6 +36,7 @@ pub const PROJECTION_POSITION: &str = "chronicle_projection_position";
 pub const PROJECTION_LAG: &str = "chronicle_projection_lag_events";
 pub const PROJECTION_EVENTS: &str = "chronicle_projection_events_processed";
 pub const LOG_HEAD: &str = "chronicle_log_head_position";
+pub const LISTEN_RECONNECTS: &str = "chronicle_listen_reconnects_total";
 
 /// Seconds, for everything that waits on a database or a client.
 const SECONDS: &[f64] = &[
@@ -152,4 +153,8 @@ fn describe() {
         "Events a projection applied since its last rebuild"
     );
     describe_gauge!(LOG_HEAD, "Position of the newest event in the log");
+    describe_counter!(
+        LISTEN_RECONNECTS,
+        "Times the connection that hears other nodes' commits was made again"
+    );
 }

@@ -8,6 +8,7 @@ pub mod account_summaries;
 pub mod commands;
 pub mod daily_summaries;
 pub mod events;
+pub mod nodes;
 pub mod projection_checkpoints;
 pub mod snapshots;
 pub mod streams;

@@ -19,6 +19,12 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     /// Events an operator skipped: `[{ "position", "error", "at" }]`.
     pub skipped_events: Option<Json>,
+    /// Bumped by each node that takes the projection over; an apply
+    /// transaction whose node holds an older epoch has lost it and writes
+    /// nothing (fencing).
+    pub lease_epoch: i64,
+    /// The node that runs the projection now; null while none does.
+    pub lease_node: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ mod m20261122_000005_create_snapshots;
 mod m20261201_000006_add_projection_skips;
 mod m20261201_000007_widen_daily_summaries;
 mod m20261201_000008_drop_events_recorded_at_index;
+mod m20261202_000009_add_nodes_and_leases;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000006_add_projection_skips::Migration),
             Box::new(m20261201_000007_widen_daily_summaries::Migration),
             Box::new(m20261201_000008_drop_events_recorded_at_index::Migration),
+            Box::new(m20261202_000009_add_nodes_and_leases::Migration),
         ]
     }
 }

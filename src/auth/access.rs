@@ -22,6 +22,7 @@ const QUERY: &[(&str, Role)] = &[
     ("dailySummaries", Role::Reader),
     ("event", Role::Reader),
     ("events", Role::Reader),
+    ("nodes", Role::Reader),
     ("projection", Role::Reader),
     ("projections", Role::Reader),
     ("snapshots", Role::Reader),

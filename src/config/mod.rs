@@ -5,6 +5,7 @@
 
 mod limits;
 mod logging;
+mod node;
 mod server;
 
 use std::net::SocketAddr;
@@ -13,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 pub use limits::{EventLimits, RequestLimits};
 pub use logging::{LogArgs, LogFormat};
+pub use node::{NodeConfig, NodeRole};
 pub use server::ServerConfig;
 
 use crate::auth::AuthConfig;
@@ -91,6 +93,8 @@ impl Default for DatabaseArgs {
 /// Everything a server is configured with beside its address and database.
 #[derive(Debug, Clone, Default, Args)]
 pub struct Config {
+    #[command(flatten)]
+    pub node: NodeConfig,
     #[command(flatten)]
     pub auth: AuthConfig,
     #[command(flatten)]

@@ -16,6 +16,7 @@ use serde_json::json;
 
 use super::HttpState;
 use super::response::accepts;
+use crate::cluster::ListenerState;
 
 /// How long the readiness check waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -29,8 +30,8 @@ pub(super) async fn health(headers: HeaderMap) -> Response {
     }
 }
 
-/// Readiness: migrations ran (the state exists only after they did) and
-/// the database answers now.
+/// Readiness: migrations ran (the state exists only after they did), the
+/// database answers now, and (on PostgreSQL) this node hears the others.
 pub(super) async fn ready(State(state): State<HttpState>, headers: HeaderMap) -> Response {
     let started = Instant::now();
     let ping = tokio::time::timeout(READY_TIMEOUT, state.store.db().ping()).await;
@@ -42,16 +43,21 @@ pub(super) async fn ready(State(state): State<HttpState>, headers: HeaderMap) ->
     if let Err(err) = &database {
         tracing::warn!(%err, "readiness check: database unreachable");
     }
-    let status = if database.is_ok() {
+    // A node that cannot hear the others would serve subscriptions and
+    // read-your-writes waits late: it is not ready until it hears again.
+    let listen = state.listener.state();
+    let hears = listen != ListenerState::Reconnecting;
+    let ok = database.is_ok() && hears;
+    let status = if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     if !wants_json(&headers) {
-        let text = if database.is_ok() {
-            "ready"
-        } else {
-            "database unreachable"
+        let text = match (&database, hears) {
+            (Ok(_), true) => "ready",
+            (Err(_), _) => "database unreachable",
+            (Ok(_), false) => "not hearing the other nodes (LISTEN is reconnecting)",
         };
         return (status, text).into_response();
     }
@@ -75,9 +81,15 @@ pub(super) async fn ready(State(state): State<HttpState>, headers: HeaderMap) ->
         Ok(latency) => json!({ "status": "up", "latencyMs": latency.as_secs_f64() * 1000.0 }),
         Err(_) => json!({ "status": "down" }),
     };
+    let listen = match listen {
+        ListenerState::NotNeeded => "not needed",
+        ListenerState::Listening => "up",
+        ListenerState::Reconnecting => "reconnecting",
+    };
     let body = json!({
-        "status": if status == StatusCode::OK { "ready" } else { "unavailable" },
+        "status": if ok { "ready" } else { "unavailable" },
         "database": database,
+        "listen": { "status": listen },
         "head": head,
         "projections": projections,
     });

@@ -34,7 +34,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Authenticator;
-use crate::config::{RequestLimits, SubscriptionConfig};
+use crate::cluster::Listener;
+use crate::config::{NodeRole, RequestLimits, SubscriptionConfig};
 use crate::graphql::ChronicleSchema;
 use crate::read_models::Projections;
 use crate::store::EventStore;
@@ -58,6 +59,10 @@ pub struct HttpState {
     pub shedding: Shedding,
     /// Automatic persisted queries: the texts clients registered by hash.
     pub persisted: PersistedQueries,
+    /// Whether this node hears the others, for readiness.
+    pub listener: Listener,
+    /// A projector node serves health, readiness and metrics only.
+    pub role: NodeRole,
     /// Whether GraphiQL is served (not when introspection is refused).
     pub graphiql: bool,
     /// Cancelled when the server shuts down: WebSockets close then.
@@ -68,15 +73,21 @@ pub struct HttpState {
 pub fn router(state: HttpState) -> Router {
     let cors = state.origins.cors();
     let shedding = axum::middleware::from_fn_with_state(state.shedding.clone(), shedding::shed);
-    Router::new()
-        .route("/", get(root))
-        .route(
-            "/graphql",
-            get(graphql::graphql_get)
-                .post(graphql::graphql_post)
-                .fallback(graphql::graphql_other),
-        )
-        .route("/graphql/ws", get(graphql::graphql_ws))
+    let mut routes = Router::new();
+    // A projector node answers no query or command: it only runs
+    // projections, and says how it is doing.
+    if state.role.serves_graphql() {
+        routes = routes
+            .route("/", get(root))
+            .route(
+                "/graphql",
+                get(graphql::graphql_get)
+                    .post(graphql::graphql_post)
+                    .fallback(graphql::graphql_other),
+            )
+            .route("/graphql/ws", get(graphql::graphql_ws));
+    }
+    routes
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
         .route("/metrics", get(observe::metrics))

@@ -20,7 +20,9 @@ pub mod users;
 
 use sea_orm::{DatabaseTransaction, DbErr};
 
-pub use runtime::{ProjectionState, ProjectionStatus, Projections, ProjectionsError};
+pub use runtime::{
+    PROJECTION_CHANNEL, ProjectionState, ProjectionStatus, Projections, ProjectionsError,
+};
 
 pub use account_balances::AccountBalances;
 pub use daily_summary::DailySummary;

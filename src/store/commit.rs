@@ -25,6 +25,11 @@ use super::{
     AppendOutcome, AppendRequest, RecordedEvent, StoreError, WriteGate, category_of, command_log,
 };
 
+/// The channel that carries each commit's new head to the other nodes
+/// (PostgreSQL's NOTIFY): a hint to read the log, never the data. Its
+/// full name adds the store's schema (`EventStore::channel`).
+pub const HEAD_CHANNEL: &str = "chronicle_head";
+
 /// The key of the advisory lock that serializes appends on PostgreSQL
 /// ("CHRONICL" in ASCII).
 pub(crate) const APPEND_LOCK_KEY: i64 = 0x4348_524F_4E49_434C;
@@ -45,6 +50,7 @@ pub(crate) async fn commit_batch(
     db: &DatabaseConnection,
     gate: &WriteGate,
     jobs: &[AppendRequest],
+    head_channel: &str,
 ) -> Result<Committed, DbErr> {
     let txn = gate.begin(db).await?;
     if txn.get_database_backend() == DbBackend::Postgres {
@@ -71,6 +77,17 @@ pub(crate) async fn commit_batch(
         insert_events(&txn, &plan.new_events).await?;
         upsert_streams(&txn, &plan.touched, plan.now).await?;
         command_log::upsert(&*txn, &plan.commands).await?;
+        if txn.get_database_backend() == DbBackend::Postgres && !plan.new_events.is_empty() {
+            // Delivered when (and only if) the batch commits, in commit
+            // order (the append lock is held until then): every node that
+            // listens learns the new head and reads the events itself.
+            txn.execute_raw(Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                "SELECT pg_notify($1, $2)",
+                [head_channel.into(), plan.head.to_string().into()],
+            ))
+            .await?;
+        }
         txn.commit().await?;
     }
     Ok(Committed {

@@ -32,6 +32,7 @@ use crate::config::EventLimits;
 use crate::paging::{ListOrder, Slice};
 
 pub use command_log::{CommandEntry, CommandRecord, CommandStatus};
+pub use commit::HEAD_CHANNEL;
 pub use error::StoreError;
 pub use gate::WriteGate;
 pub use read::{Direction, LogFilter, StoreStats};
@@ -49,6 +50,10 @@ const LIVE_BUFFER: usize = 1_024;
 /// Most events one append may carry; bigger imports go in several appends.
 pub const MAX_APPEND_EVENTS: usize = 10_000;
 
+fn channel_name(base: &str, namespace: &str) -> String {
+    format!("{base}.{namespace}")
+}
+
 /// A handle on the store; cheap to clone, shared by everything in a server.
 #[derive(Clone)]
 pub struct EventStore {
@@ -63,6 +68,7 @@ pub struct EventStore {
     /// the watch too (another node's commits).
     head_tx: Arc<watch::Sender<i64>>,
     events: broadcast::Sender<Arc<[RecordedEvent]>>,
+    namespace: Arc<str>,
 }
 
 impl EventStore {
@@ -84,12 +90,14 @@ impl EventStore {
             reserved_categories,
         } = config;
         let head = commit::read_head(&db).await?;
+        let namespace: Arc<str> = Arc::from(read::namespace(&db).await?);
         let (head_tx, head_rx) = watch::channel(head);
         let head_tx = Arc::new(head_tx);
         let (events, _) = broadcast::channel(LIVE_BUFFER);
         let announce = writer::Announce {
             head: head_tx.clone(),
             events: events.clone(),
+            channel: Arc::from(channel_name(HEAD_CHANNEL, &namespace)),
         };
         let gate = WriteGate::new(&db);
         let writer = writer::spawn(db.clone(), gate.clone(), announce);
@@ -103,7 +111,21 @@ impl EventStore {
             head: head_rx,
             head_tx,
             events,
+            namespace,
         })
+    }
+
+    /// The schema the store lives in (PostgreSQL; empty on SQLite). Several
+    /// stores may share one database in several schemas: what nodes share
+    /// database-wide (notification channels, advisory lock keys) is named
+    /// after it, so that they never hear or block each other.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// `base`'s full name for this store's schema.
+    pub fn channel(&self, base: &str) -> String {
+        channel_name(base, &self.namespace)
     }
 
     pub fn db(&self) -> &DatabaseConnection {
@@ -352,6 +374,13 @@ impl EventStore {
     /// rest from the log: the broadcast is a fast path, never the record.
     pub fn live_events(&self) -> broadcast::Receiver<Arc<[RecordedEvent]>> {
         self.events.subscribe()
+    }
+
+    /// Moves the head watch to `position`, which another node committed
+    /// (its notification says so): whoever waits on the head reads the
+    /// events from the log.
+    pub fn observe_head(&self, position: i64) {
+        writer::advance(&self.head_tx, position);
     }
 
     /// The head as stored, including other nodes' commits; the head watch

@@ -4,8 +4,8 @@
 use entity::{events, streams};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
-    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, Order,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use uuid::Uuid;
 
@@ -136,6 +136,21 @@ pub(crate) async fn stream_slice(
         .all(db)
         .await?;
     Ok(rows.into_iter().map(RecordedEvent::from).collect())
+}
+
+/// The schema the store's tables are in (PostgreSQL), or "" (SQLite).
+pub(crate) async fn namespace(db: &DatabaseConnection) -> Result<String, DbErr> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(String::new());
+    }
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT current_schema() AS schema",
+        ))
+        .await?
+        .ok_or_else(|| DbErr::Custom("current_schema() returned no row".into()))?;
+    row.try_get("", "schema")
 }
 
 pub(crate) async fn positions(

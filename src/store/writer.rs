@@ -47,6 +47,8 @@ pub(crate) struct Announce {
     pub head: Arc<watch::Sender<i64>>,
     /// The events of each commit, in position order, for live subscribers.
     pub events: broadcast::Sender<Arc<[RecordedEvent]>>,
+    /// Where each commit's new head is announced to other nodes.
+    pub channel: Arc<str>,
 }
 
 /// Starts the writer; it stops when every sender is dropped.
@@ -96,7 +98,7 @@ async fn process(
     let (requests, replies): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|j| (j.request, j.reply)).unzip();
     let started = std::time::Instant::now();
-    match commit_batch(db, gate, &requests).await {
+    match commit_batch(db, gate, &requests, &announce.channel).await {
         Ok(committed) => {
             record(&committed, requests.len(), started);
             publish(announce, &committed);
@@ -111,14 +113,17 @@ async fn process(
             tracing::warn!(error = %err, jobs = requests.len(), "batch commit failed; retrying jobs one by one");
             for (request, reply) in requests.into_iter().zip(replies) {
                 let started = std::time::Instant::now();
-                let outcome = match commit_batch(db, gate, std::slice::from_ref(&request)).await {
-                    Ok(mut committed) => {
-                        record(&committed, 1, started);
-                        publish(announce, &committed);
-                        committed.outcomes.remove(0)
-                    }
-                    Err(err) => Err(StoreError::Database(err)),
-                };
+                let outcome =
+                    match commit_batch(db, gate, std::slice::from_ref(&request), &announce.channel)
+                        .await
+                    {
+                        Ok(mut committed) => {
+                            record(&committed, 1, started);
+                            publish(announce, &committed);
+                            committed.outcomes.remove(0)
+                        }
+                        Err(err) => Err(StoreError::Database(err)),
+                    };
                 let _ = reply.send(outcome);
             }
         }

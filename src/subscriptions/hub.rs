@@ -122,21 +122,34 @@ impl Hub {
     }
 
     async fn run(self, store: EventStore, mut live: broadcast::Receiver<Delivery>) {
+        let mut head = store.watch_head();
         loop {
-            let batch = match live.recv().await {
-                Ok(batch) => Some(batch),
-                Err(broadcast::error::RecvError::Lagged(missed)) => {
-                    tracing::warn!(
-                        missed,
-                        "subscription hub lagged the writer; reading the log"
-                    );
+            // This node's commits come broadcast (the writer sends them
+            // before it moves the head, so `biased` takes them first);
+            // another node's move only the head, and are read from the log.
+            let batch = tokio::select! {
+                biased;
+                received = live.recv() => match received {
+                    Ok(batch) => Some(batch),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(
+                            missed,
+                            "subscription hub lagged the writer; reading the log"
+                        );
+                        None
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return,
+                },
+                changed = head.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
                     None
                 }
-                Err(broadcast::error::RecvError::Closed) => return,
             };
             let until = match &batch {
                 Some(batch) => batch.first().map_or(0, |e| e.position - 1),
-                None => store.head(),
+                None => *head.borrow_and_update(),
             };
             self.fill(&store, until).await;
             if let Some(batch) = batch {

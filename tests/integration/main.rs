@@ -2,6 +2,7 @@
 //! over HTTP on a random port. Each test runs on SQLite, and on PostgreSQL
 //! too when `TEST_DATABASE_URL` is set.
 
+mod cluster;
 mod commands_account;
 mod commands_concurrency;
 mod commands_idempotency;

@@ -336,13 +336,28 @@ async fn postgres_going_away_fails_requests_fast_and_the_server_recovers_by_itse
         }
         assert!(recovered.is_some(), "the server did not recover by itself");
         assert!(ok(&server.gql(DEPOSIT, deposit("after")).await));
-        let ready = server
-            .client
-            .get(server.url("/ready"))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(ready.status(), 200);
+        // Ready again once it hears the other nodes again too: its LISTEN
+        // connection is remade within a second of the database's return.
+        let mut ready = None;
+        for _ in 0..50 {
+            let status = server
+                .client
+                .get(server.url("/ready"))
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if status == 200 {
+                ready = Some(status);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(
+            ready.map(|s| s.as_u16()),
+            Some(200),
+            "ready again within 5 s"
+        );
         for id in ["before", "during", "after"] {
             let r = server
                 .gql(

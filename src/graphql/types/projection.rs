@@ -43,6 +43,8 @@ pub struct Projection {
     /// Events an operator skipped (skipEvent), oldest first.
     pub skipped_events: Vec<SkippedEvent>,
     pub updated_at: DateTime,
+    /// The node that runs this projection now; null while no node does.
+    pub node: Option<String>,
 }
 
 /// An event a projection passed over without applying it.
@@ -76,6 +78,14 @@ impl Projection {
                 })
                 .collect(),
             updated_at: status.updated_at.into(),
+            node: status.node,
         }
+    }
+
+    /// Names no node but a live one: a node that died still stands in its
+    /// projections' rows until another takes them over.
+    pub fn among(mut self, live: &[String]) -> Self {
+        self.node = self.node.filter(|n| live.contains(n));
+        self
     }
 }

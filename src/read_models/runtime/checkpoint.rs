@@ -18,6 +18,10 @@ pub struct Checkpoint {
     pub failed_position: Option<i64>,
     pub skipped: Vec<SkippedEvent>,
     pub updated_at: DateTime<Utc>,
+    /// The epoch of the node that runs the projection (see `lease.rs`).
+    pub lease_epoch: i64,
+    /// The node that runs it, as the last one to take it over wrote.
+    pub lease_node: Option<String>,
 }
 
 /// An event an operator told the projection to pass over, and why it had
@@ -39,15 +43,32 @@ impl Checkpoint {
             failed_position: None,
             skipped: Vec::new(),
             updated_at: Utc::now(),
+            lease_epoch: 0,
+            lease_node: None,
         }
     }
 }
 
-/// The stored checkpoint. On PostgreSQL the row is locked until the
-/// transaction ends, so two nodes cannot apply the same batch at once.
+/// The stored checkpoint, locked until the transaction ends (on
+/// PostgreSQL; a SQLite writer holds the whole database), so that two
+/// nodes cannot apply the same batch at once, and an operator's change and
+/// an apply come one after the other.
 pub async fn load<C: ConnectionTrait>(conn: &C, name: &str) -> Result<Option<Checkpoint>, DbErr> {
+    read(conn, name, true).await
+}
+
+/// The stored checkpoint as it is now, for a node that only watches it.
+pub async fn peek<C: ConnectionTrait>(conn: &C, name: &str) -> Result<Option<Checkpoint>, DbErr> {
+    read(conn, name, false).await
+}
+
+async fn read<C: ConnectionTrait>(
+    conn: &C,
+    name: &str,
+    lock: bool,
+) -> Result<Option<Checkpoint>, DbErr> {
     let mut query = cp::Entity::find_by_id(name.to_owned());
-    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+    if lock && conn.get_database_backend() == sea_orm::DbBackend::Postgres {
         query = query.lock_exclusive();
     }
     let Some(m) = query.one(conn).await? else {
@@ -69,7 +90,32 @@ pub async fn load<C: ConnectionTrait>(conn: &C, name: &str) -> Result<Option<Che
         failed_position: m.failed_position,
         skipped,
         updated_at: m.updated_at,
+        lease_epoch: m.lease_epoch,
+        lease_node: m.lease_node,
     }))
+}
+
+/// The channel on which a node says it changed a projection's row (an
+/// applied batch, a pause, a rebuild): the others read the row again.
+pub const CHANNEL: &str = "chronicle_projection";
+
+/// Tells the other nodes, once the transaction commits, that `name`'s row
+/// changed (PostgreSQL; SQLite has one node).
+pub async fn announce<C: ConnectionTrait>(
+    conn: &C,
+    store: &crate::store::EventStore,
+    name: &str,
+) -> Result<(), DbErr> {
+    if conn.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    conn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        "SELECT pg_notify($1, $2)",
+        [store.channel(CHANNEL).into(), name.into()],
+    ))
+    .await?;
+    Ok(())
 }
 
 pub async fn save<C: ConnectionTrait>(
@@ -92,6 +138,8 @@ pub async fn save<C: ConnectionTrait>(
         failed_position: Set(checkpoint.failed_position),
         updated_at: Set(checkpoint.updated_at),
         skipped_events: Set(skipped),
+        lease_epoch: Set(checkpoint.lease_epoch),
+        lease_node: Set(checkpoint.lease_node.clone()),
     };
     cp::Entity::insert(row)
         .on_conflict(
@@ -104,6 +152,8 @@ pub async fn save<C: ConnectionTrait>(
                     C::FailedPosition,
                     C::UpdatedAt,
                     C::SkippedEvents,
+                    C::LeaseEpoch,
+                    C::LeaseNode,
                 ])
                 .to_owned(),
         )

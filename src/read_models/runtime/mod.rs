@@ -3,6 +3,8 @@
 //! on them (status, pause, resume, skip, rebuild, read-your-writes waits).
 
 mod checkpoint;
+mod control;
+mod lease;
 mod runner;
 
 use std::collections::HashMap;
@@ -13,7 +15,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DbErr;
 use tokio::sync::{mpsc, oneshot, watch};
 
-pub use checkpoint::SkippedEvent;
+pub use checkpoint::{CHANNEL as PROJECTION_CHANNEL, SkippedEvent};
 
 use super::Projection;
 use crate::store::EventStore;
@@ -68,6 +70,11 @@ impl ProjectionState {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ProjectionStatus {
     pub name: &'static str,
+    /// The node that last took the projection over (it may have died
+    /// since: the node registry says which nodes live).
+    pub node: Option<String>,
+    /// Whether this node runs it now.
+    pub running_here: bool,
     pub state: ProjectionState,
     /// Position of the last event applied.
     pub position: i64,
@@ -91,6 +98,8 @@ pub(crate) enum Control {
     /// Empties the tables and replays from position 0; answers once the
     /// reset committed.
     Rebuild(oneshot::Sender<Result<(), DbErr>>),
+    /// Another node changed the row (its notification says so): read it.
+    Refresh,
     /// Ends the task once the batch in progress (if any) has committed.
     Stop(oneshot::Sender<()>),
 }
@@ -104,6 +113,7 @@ struct Projector {
 #[derive(Clone)]
 pub struct Projections {
     store: EventStore,
+    leases: lease::Leases,
     projectors: Arc<HashMap<&'static str, Projector>>,
     names: Arc<Vec<&'static str>>,
 }
@@ -131,24 +141,35 @@ pub enum ProjectionsError {
 }
 
 impl Projections {
-    /// Starts one task per projection, each from its stored checkpoint.
+    /// Starts one task per projection, each from its stored checkpoint,
+    /// on a node named `node_id` that runs projections when `may_run`
+    /// (else it only follows their rows).
     pub async fn start(
         store: EventStore,
         projections: Vec<Arc<dyn Projection>>,
+        node_id: &str,
+        may_run: bool,
     ) -> Result<Self, DbErr> {
+        let leases = lease::Leases::new(&store);
+        let seat = runner::NodeSeat {
+            id: Arc::from(node_id),
+            may_run,
+            leases: leases.clone(),
+        };
         let mut projectors = HashMap::new();
         let mut names = Vec::new();
         for projection in projections {
             let name = projection.name();
-            let stored = checkpoint::load(store.db(), name)
+            let stored = checkpoint::peek(store.db(), name)
                 .await?
                 .unwrap_or_else(checkpoint::Checkpoint::start);
-            let (status, control) = runner::spawn(store.clone(), projection, stored);
+            let (status, control) = runner::spawn(store.clone(), projection, stored, seat.clone());
             projectors.insert(name, Projector { status, control });
             names.push(name);
         }
         Ok(Self {
             store,
+            leases,
             projectors: Arc::new(projectors),
             names: Arc::new(names),
         })
@@ -162,6 +183,30 @@ impl Projections {
             Arc::new(super::DailySummary),
             Arc::new(super::Users),
         ]
+    }
+
+    /// Another node changed `name`'s row: its runner here reads it again.
+    pub fn refresh(&self, name: &str) {
+        if let Some(projector) = self.projectors.get(name) {
+            let _ = projector.control.try_send(Control::Refresh);
+        }
+    }
+
+    /// Every runner reads its row again (after notifications may have been
+    /// missed).
+    pub fn refresh_all(&self) {
+        for name in self.names.iter() {
+            self.refresh(name);
+        }
+    }
+
+    /// The projections this node runs now.
+    pub fn running_here(&self) -> Vec<&'static str> {
+        self.names
+            .iter()
+            .copied()
+            .filter(|name| self.status(name).is_ok_and(|s| s.running_here))
+            .collect()
     }
 
     pub fn names(&self) -> &[&'static str] {
@@ -235,6 +280,7 @@ impl Projections {
                 let _ = stopped.await;
             }
         }
+        self.leases.close().await;
     }
 
     /// Waits until every projection in `names` has applied `position`,

@@ -9,8 +9,16 @@
 //! not full, everything up to that head has been seen. So a read that asks
 //! for a position held by another category's event (a generic append)
 //! still finds the projection there. The head is the store's watch (this
-//! node's commits, no query); another node's commits move it when the idle
-//! poll reads the stored head.
+//! node's commits; other nodes' through their notifications, and the idle
+//! poll that reads the stored head).
+//!
+//! Every node runs a runner per projection, but only the one holding the
+//! projection's lock (`lease.rs`) applies; the others follow its
+//! checkpoint row, refreshed when its node announces a change and once a
+//! second, so that their status and read-your-writes waits are current.
+//! Operators' changes are made on the row by any node (`control.rs`); the
+//! running node adopts whatever the row says when it differs from what it
+//! last wrote.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +27,9 @@ use chrono::Utc;
 use sea_orm::DbErr;
 use tokio::sync::{mpsc, watch};
 
-use super::checkpoint::{self, Checkpoint, SkippedEvent};
-use super::{Control, ProjectionState, ProjectionStatus, ProjectionsError};
+use super::checkpoint::{self, Checkpoint};
+use super::lease::{Held, Leases};
+use super::{Control, ProjectionState, ProjectionStatus, control};
 use crate::read_models::{Projection, ProjectionError};
 use crate::store::{EventStore, LogFilter, RecordedEvent};
 
@@ -31,13 +40,26 @@ const BATCH: u64 = 500;
 /// listens for them), so an idle projector still looks now and then.
 const IDLE_POLL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// How often a follower tries to take the projection over, and the running
+/// node checks that it still holds it: the takeover time after a node dies.
+const LEASE_CHECK: Duration = Duration::from_secs(1);
+
+/// What a runner needs to know of its node.
+#[derive(Clone)]
+pub(super) struct NodeSeat {
+    pub id: Arc<str>,
+    /// False on an API-only node: it follows, never runs.
+    pub may_run: bool,
+    pub leases: Leases,
+}
 
 pub(super) fn spawn(
     store: EventStore,
     projection: Arc<dyn Projection>,
     checkpoint: Checkpoint,
+    seat: NodeSeat,
 ) -> (watch::Receiver<ProjectionStatus>, mpsc::Sender<Control>) {
-    let (status_tx, status_rx) = watch::channel(status_of(projection.name(), &checkpoint));
+    let (status_tx, status_rx) = watch::channel(status_of(projection.name(), &checkpoint, false));
     let (control_tx, control_rx) = mpsc::channel(16);
     let runner = Runner {
         store,
@@ -46,14 +68,18 @@ pub(super) fn spawn(
         status: status_tx,
         control: control_rx,
         failures: 0,
+        seat,
+        held: None,
     };
     tokio::spawn(runner.run());
     (status_rx, control_tx)
 }
 
-fn status_of(name: &'static str, c: &Checkpoint) -> ProjectionStatus {
+fn status_of(name: &'static str, c: &Checkpoint, running_here: bool) -> ProjectionStatus {
     ProjectionStatus {
         name,
+        node: c.lease_node.clone(),
+        running_here,
         state: c.state,
         position: c.position,
         events_processed: c.events_processed,
@@ -71,6 +97,19 @@ struct Runner {
     status: watch::Sender<ProjectionStatus>,
     control: mpsc::Receiver<Control>,
     failures: u32,
+    seat: NodeSeat,
+    /// The projection's lock, while this node runs it.
+    held: Option<Held>,
+}
+
+/// How an apply transaction ended.
+enum Applied {
+    Committed,
+    /// The row had moved on (an operator's change, or another node): the
+    /// runner took the row's state and reads again from there.
+    Adopted,
+    /// Another node took the projection over: nothing was written.
+    Fenced,
 }
 
 /// What the runner does after a step.
@@ -108,13 +147,28 @@ struct Batch {
 impl Runner {
     async fn run(mut self) {
         let mut head = self.store.watch_head();
+        let mut lease_check = tokio::time::interval(LEASE_CHECK);
+        lease_check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            if self.held.is_none() {
+                if self.seat.may_run && self.try_run().await {
+                    continue;
+                }
+                if !self.follow(&mut lease_check).await {
+                    return;
+                }
+                continue;
+            }
             if self.checkpoint.state == ProjectionState::Paused {
-                let Some(control) = self.control.recv().await else {
-                    return;
-                };
-                if !self.obey(control).await {
-                    return;
+                tokio::select! {
+                    biased;
+                    control = self.control.recv() => {
+                        let Some(control) = control else { return };
+                        if !self.obey(control).await {
+                            return;
+                        }
+                    }
+                    _ = lease_check.tick() => self.check_lease().await,
                 }
                 continue;
             }
@@ -139,9 +193,11 @@ impl Runner {
                         return;
                     }
                 }
+                _ = lease_check.tick() => self.check_lease().await,
                 changed = head.changed(), if idle => if changed.is_err() { return },
                 () = tokio::time::sleep(wait) => if idle {
-                    // Nothing woke it: look for other nodes' commits.
+                    // Nothing woke it: look for commits no notification
+                    // announced.
                     if let Err(err) = self.store.stored_head().await {
                         tracing::debug!(projection = self.projection.name(), %err, "idle poll of the head failed");
                     }
@@ -167,7 +223,7 @@ impl Runner {
             return Ok(Next::Idle);
         }
         match self.commit(&batch.events, batch.through, batch.full).await {
-            Ok(()) => Ok(Next::Continue),
+            Ok(applied) => Ok(self.after(applied).await),
             Err(ProjectionError::Event(_)) if batch.events.len() > 1 => {
                 self.apply_one_by_one(&batch).await
             }
@@ -178,19 +234,31 @@ impl Runner {
         }
     }
 
+    async fn after(&mut self, applied: Applied) -> Next {
+        if let Applied::Fenced = applied {
+            self.step_down("another node took it over").await;
+        }
+        Next::Continue
+    }
+
     /// A batch failed on an event: applies it event by event, so that what
     /// precedes the event at fault is applied and the checkpoint stops
     /// right before it.
     async fn apply_one_by_one(&mut self, batch: &Batch) -> Result<Next, Failure> {
         for event in &batch.events {
-            self.commit(std::slice::from_ref(event), event.position, true)
+            let applied = self
+                .commit(std::slice::from_ref(event), event.position, true)
                 .await
                 .map_err(Failure::at(Some(event.position)))?;
+            if !matches!(applied, Applied::Committed) {
+                return Ok(self.after(applied).await);
+            }
         }
-        self.commit(&[], batch.through, batch.full)
+        let applied = self
+            .commit(&[], batch.through, batch.full)
             .await
             .map_err(Failure::at(None))?;
-        Ok(Next::Continue)
+        Ok(self.after(applied).await)
     }
 
     async fn read_batch(&self) -> Result<Batch, ProjectionError> {
@@ -224,25 +292,40 @@ impl Runner {
     }
 
     /// Applies `events` and moves the checkpoint to `through` in one
-    /// transaction. The checkpoint is re-read inside it, so events already
-    /// applied (a redelivery, or another node that got there first) are
-    /// skipped.
+    /// transaction, if the row (read under its lock) still carries this
+    /// node's epoch (fencing) and was neither paused nor reset meanwhile
+    /// (else the runner adopts the row and reads again). Events the row is
+    /// already past are not applied again.
     async fn commit(
         &mut self,
         events: &[RecordedEvent],
         through: i64,
         more: bool,
-    ) -> Result<(), ProjectionError> {
+    ) -> Result<Applied, ProjectionError> {
         let name = self.projection.name();
         let txn = self.store.gate().begin_read_model().await?;
         let stored = checkpoint::load(&*txn, name)
             .await?
             .unwrap_or_else(Checkpoint::start);
+        if stored.lease_epoch != self.checkpoint.lease_epoch {
+            txn.rollback().await?;
+            return Ok(Applied::Fenced);
+        }
+        let reset = stored.position < self.checkpoint.position
+            || (stored.state == ProjectionState::Rebuilding
+                && self.checkpoint.state != ProjectionState::Rebuilding);
+        if reset || stored.state == ProjectionState::Paused {
+            // An operator rebuilt or paused it meanwhile, on some node.
+            txn.rollback().await?;
+            self.adopt(stored);
+            return Ok(Applied::Adopted);
+        }
         if through <= stored.position {
+            // Already applied (a redelivery; or a skip moved it on).
             txn.rollback().await?;
             self.checkpoint.position = stored.position;
             self.checkpoint.events_processed = stored.events_processed;
-            return Ok(());
+            return Ok(Applied::Committed);
         }
         let fresh: Vec<RecordedEvent> = events
             .iter()
@@ -263,14 +346,15 @@ impl Runner {
             events_processed: stored.events_processed + fresh.len() as i64,
             last_error: None,
             failed_position: None,
-            skipped: stored.skipped,
             updated_at: Utc::now(),
+            ..stored
         };
         checkpoint::save(&*txn, name, &next).await?;
+        checkpoint::announce(&*txn, &self.store, name).await?;
         txn.commit().await?;
         self.checkpoint = next;
         self.publish();
-        Ok(())
+        Ok(Applied::Committed)
     }
 
     /// Records a failure and returns how long to wait before retrying.
@@ -289,123 +373,78 @@ impl Runner {
         backoff.min(MAX_BACKOFF)
     }
 
-    /// Acts on `control`; false when the task is to end.
+    /// Acts on `control`, done on the row whether this node runs the
+    /// projection or not; false when the task is to end.
     async fn obey(&mut self, control: Control) -> bool {
-        match control {
-            Control::Pause => self.set_state(ProjectionState::Paused).await,
+        let name = self.projection.name();
+        let changed = match control {
+            Control::Pause => control::pause(&self.store, name).await,
             Control::Resume => {
-                // A resume also retries a failed projection at once.
                 self.failures = 0;
-                if matches!(
-                    self.checkpoint.state,
-                    ProjectionState::Paused | ProjectionState::Failed
-                ) {
-                    self.set_state(ProjectionState::Running).await;
-                }
+                control::resume(&self.store, name).await
             }
             Control::Skip { position, done } => {
-                let _ = done.send(self.skip(position).await);
+                let skipped = control::skip(&self.store, name, position).await;
+                let row = skipped.as_ref().ok().cloned();
+                let _ = done.send(skipped.map(|_| ()));
+                if let Some(row) = row {
+                    self.failures = 0;
+                    self.adopt(row);
+                }
+                return true;
             }
             Control::Rebuild(done) => {
-                let result = self.reset().await;
-                let _ = done.send(result);
+                let reset = control::rebuild(&self.store, self.projection.as_ref()).await;
+                let row = reset.as_ref().ok().cloned();
+                let _ = done.send(reset.map(|_| ()));
+                if let Some(row) = row {
+                    self.failures = 0;
+                    self.adopt(row);
+                }
+                return true;
+            }
+            Control::Refresh => {
+                self.refresh().await;
+                return true;
             }
             Control::Stop(done) => {
+                self.leave().await;
                 let _ = done.send(());
                 return false;
+            }
+        };
+        match changed {
+            Ok(row) => self.adopt(row),
+            Err(err) => {
+                tracing::warn!(projection = name, error = %err, "could not change the projection's state")
             }
         }
         true
     }
 
-    /// Moves the checkpoint past the event at `position` without applying
-    /// it, provided the projection is failed at exactly that event.
-    async fn skip(&mut self, position: i64) -> Result<(), ProjectionsError> {
-        let name = self.projection.name();
-        if self.checkpoint.state != ProjectionState::Failed
-            || self.checkpoint.failed_position != Some(position)
-        {
-            let now = match self.checkpoint.failed_position {
-                Some(failed) if self.checkpoint.state == ProjectionState::Failed => {
-                    format!("it failed at position {failed}")
-                }
-                _ => format!("it is {:?}", self.checkpoint.state),
-            };
-            return Err(ProjectionsError::NothingToSkip(format!(
-                "{name} has not failed at position {position} ({now}); only the event a \
-                 projection failed at can be skipped"
-            )));
-        }
-        let txn = self.store.gate().begin_read_model().await?;
-        let stored = checkpoint::load(&*txn, name)
-            .await?
-            .unwrap_or_else(Checkpoint::start);
-        if stored.position >= position {
-            txn.rollback().await?;
-            return Err(ProjectionsError::NothingToSkip(format!(
-                "{name} is already past position {position}"
-            )));
-        }
-        let error = self.checkpoint.last_error.clone().unwrap_or_default();
-        let mut skipped = stored.skipped;
-        skipped.push(SkippedEvent {
-            position,
-            error: error.clone(),
-            at: Utc::now(),
-        });
-        let next = Checkpoint {
-            position,
-            state: ProjectionState::Running,
-            events_processed: stored.events_processed,
-            last_error: None,
-            failed_position: None,
-            skipped,
-            updated_at: Utc::now(),
-        };
-        checkpoint::save(&*txn, name, &next).await?;
-        txn.commit().await?;
-        tracing::warn!(projection = name, position, %error, "event skipped by an operator");
-        self.failures = 0;
-        self.checkpoint = next;
-        self.publish();
-        Ok(())
-    }
-
-    async fn set_state(&mut self, state: ProjectionState) {
-        self.checkpoint.state = state;
-        self.checkpoint.updated_at = Utc::now();
-        if let Err(err) = self.persist().await {
-            tracing::warn!(projection = self.projection.name(), error = %err, "could not save the projection state");
-        }
-    }
-
-    async fn reset(&mut self) -> Result<(), DbErr> {
-        let txn = self.store.gate().begin_read_model().await?;
-        self.projection.reset(&txn).await?;
-        let rebuilding = Checkpoint {
-            state: ProjectionState::Rebuilding,
-            ..Checkpoint::start()
-        };
-        checkpoint::save(&*txn, self.projection.name(), &rebuilding).await?;
-        txn.commit().await?;
-        self.failures = 0;
-        self.checkpoint = rebuilding;
-        self.publish();
-        Ok(())
-    }
-
     /// Saves the checkpoint's state (not its position: that moves only
-    /// with the tables) and tells watchers.
+    /// with the tables) and tells watchers; an operator's pause in the
+    /// meantime wins.
     async fn persist(&mut self) -> Result<(), DbErr> {
+        let name = self.projection.name();
         let txn = self.store.gate().begin_read_model().await?;
-        let stored = checkpoint::load(&*txn, self.projection.name()).await?;
+        let stored = checkpoint::load(&*txn, name).await?;
+        if let Some(stored) = &stored
+            && (stored.lease_epoch != self.checkpoint.lease_epoch
+                || stored.state == ProjectionState::Paused)
+        {
+            txn.rollback().await?;
+            self.adopt(stored.clone());
+            return Ok(());
+        }
         let mut row = self.checkpoint.clone();
         if let Some(stored) = stored {
             row.position = stored.position;
             row.events_processed = stored.events_processed;
             row.skipped = stored.skipped;
         }
-        checkpoint::save(&*txn, self.projection.name(), &row).await?;
+        checkpoint::save(&*txn, name, &row).await?;
+        checkpoint::announce(&*txn, &self.store, name).await?;
         txn.commit().await?;
         self.checkpoint.position = row.position;
         self.checkpoint.skipped = row.skipped;
@@ -414,10 +453,18 @@ impl Runner {
     }
 
     fn publish(&self) {
-        self.status
-            .send_replace(status_of(self.projection.name(), &self.checkpoint));
+        let status = status_of(
+            self.projection.name(),
+            &self.checkpoint,
+            self.held.is_some(),
+        );
+        self.status.send_replace(status);
     }
 }
+
+/// Taking a projection over, following it, and giving it up.
+#[path = "seat.rs"]
+mod seat;
 
 #[cfg(test)]
 #[path = "tests.rs"]

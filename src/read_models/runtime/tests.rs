@@ -9,14 +9,20 @@ use super::*;
 use crate::domain::account::AccountEvent;
 use crate::domain::user::UserEvent;
 use crate::read_models::Projections;
+use crate::read_models::runtime::lease::Leases;
 use crate::read_models::testing::{Tables, append, sqlite_store};
 use crate::store::LogFilter;
 
 /// A runner that believes it is at `checkpoint`, driven by hand: no task,
 /// nobody listening.
 fn runner(store: &EventStore, projection: Arc<dyn Projection>, checkpoint: Checkpoint) -> Runner {
-    let (status, _) = watch::channel(status_of(projection.name(), &checkpoint));
+    let (status, _) = watch::channel(status_of(projection.name(), &checkpoint, true));
     let (_, control) = mpsc::channel(1);
+    let seat = NodeSeat {
+        id: Arc::from("test-node"),
+        may_run: true,
+        leases: Leases::new(store),
+    };
     Runner {
         store: store.clone(),
         projection,
@@ -24,6 +30,8 @@ fn runner(store: &EventStore, projection: Arc<dyn Projection>, checkpoint: Check
         status,
         control,
         failures: 0,
+        seat,
+        held: None,
     }
 }
 
