@@ -7,7 +7,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::request::{self, Rejection};
 use super::response::{self, accepts, respond};
@@ -36,7 +36,7 @@ pub(super) async fn graphql_get(State(state): State<HttpState>, request: Request
     let operation = match parsed {
         Ok(operation) if !operation.query.trim().is_empty() => operation,
         _ if accepts(&headers, "text/html") && state.graphiql => {
-            return super::graphiql().await.into_response();
+            return super::ui::graphiql();
         }
         Ok(_) => {
             return refuse(

@@ -1,7 +1,7 @@
 //! The HTTP surface: GraphQL over HTTP (`graphql.rs`; `request.rs` turns
 //! a request into operations or a refusal, `response.rs` results into
-//! responses), GraphQL over WebSocket (`websocket/`), GraphiQL, health and
-//! readiness, `/metrics`; around them, which pages may call
+//! responses), GraphQL over WebSocket (`websocket/`), the browser pages
+//! (`ui.rs`: GraphiQL and the dashboard), health and readiness, `/metrics`; around them, which pages may call
 //! (`origins.rs`) and how much load is admitted (`shedding.rs`).
 
 mod graphql;
@@ -11,6 +11,7 @@ mod per_ip;
 mod request;
 mod response;
 mod shedding;
+mod ui;
 mod websocket;
 
 use std::sync::Arc;
@@ -19,11 +20,10 @@ pub use origins::Origins;
 pub use shedding::Shedding;
 pub use websocket::ConnectionLimit;
 
-use async_graphql::http::GraphiQLSource;
 use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -50,7 +50,8 @@ pub struct HttpState {
     pub auth: Arc<Authenticator>,
     pub origins: Origins,
     pub shedding: Shedding,
-    /// Whether GraphiQL is served (not when introspection is refused).
+    /// Whether GraphiQL is served (not with `--disable-graphiql`, nor when
+    /// introspection is refused).
     pub graphiql: bool,
     /// Cancelled when the server shuts down: WebSockets close then.
     pub shutdown: CancellationToken,
@@ -61,7 +62,7 @@ pub fn router(state: HttpState) -> Router {
     let cors = state.origins.cors();
     let shedding = axum::middleware::from_fn_with_state(state.shedding.clone(), shedding::shed);
     Router::new()
-        .route("/", get(root))
+        .route("/", get(ui::root))
         .route(
             "/graphql",
             get(graphql::graphql_get)
@@ -72,30 +73,14 @@ pub fn router(state: HttpState) -> Router {
         .route("/health", get(health))
         .route("/ready", get(ready))
         .route("/metrics", get(metrics))
+        .route("/dashboard", get(ui::dashboard))
+        .route("/dashboard/", get(ui::dashboard))
+        .route("/ui/assets/{*file}", get(ui::asset))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(shedding)
         .layer(cors)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
-}
-
-/// GraphiQL, unless it is turned off.
-async fn root(State(state): State<HttpState>) -> Response {
-    if state.graphiql {
-        graphiql().await.into_response()
-    } else {
-        StatusCode::NOT_FOUND.into_response()
-    }
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Chronicle")
-            .finish(),
-    )
 }
 
 /// A panic while answering is a bug: the client gets INTERNAL with an id,

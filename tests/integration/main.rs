@@ -16,6 +16,7 @@ mod fuzz;
 mod history;
 mod http_api;
 mod http_errors;
+mod http_pages;
 mod http_protocol;
 mod node;
 mod operations;
