@@ -27,34 +27,53 @@ target_dir="$(cargo metadata --format-version 1 --no-deps | node -e \
 server="$target_dir/debug/chronicle"
 
 work="$(mktemp -d)"
-port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
-url="http://127.0.0.1:$port"
-"$server" serve --listen "127.0.0.1:$port" --database-url "sqlite://$work/chronicle.db" \
-  >"$work/server.log" 2>&1 &
-server_pid=$!
+free_port() { node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
+healthy() { node -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' "$1/health"; }
+pids=()
 stop() {
-  kill "$server_pid" 2>/dev/null || true
-  wait "$server_pid" 2>/dev/null || true
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap stop EXIT
 
-echo "== starting the server on $url"
-healthy() { node -e 'fetch(process.argv[1]).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))' "$url/health"; }
-for _ in $(seq 1 150); do
-  healthy && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "the server exited:"; cat "$work/server.log"; exit 1
-  fi
-  sleep 0.2
-done
-healthy || { echo "the server did not answer /health in 30 s:"; cat "$work/server.log"; exit 1; }
+# start NAME [FLAG...]: a server on a free port with its own empty
+# database; sets $url.
+start() {
+  local name="$1"; shift
+  local port; port="$(free_port)"
+  url="http://127.0.0.1:$port"
+  "$server" serve --listen "127.0.0.1:$port" --database-url "sqlite://$work/$name.db" "$@" \
+    >"$work/$name.log" 2>&1 &
+  local pid=$!
+  pids+=("$pid")
+  echo "== starting the $name server on $url"
+  for _ in $(seq 1 150); do
+    healthy "$url" && return 0
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "the $name server exited:"; cat "$work/$name.log"; exit 1
+    fi
+    sleep 0.2
+  done
+  echo "the $name server did not answer /health in 30 s:"; cat "$work/$name.log"; exit 1
+}
+
+start open
+open_url="$url"
+admin_secret="browser-test-$RANDOM$RANDOM"
+jwt_secret="browser-test-jwt-$RANDOM$RANDOM"
+start auth --admin-secret "$admin_secret" --jwt-secret "$jwt_secret"
+auth_url="$url"
 
 echo "== browser tests"
 status=0
-CHRONICLE_URL="$url" node --test --test-concurrency=1 tests/browser/*.test.mjs || status=$?
+CHRONICLE_URL="$open_url" CHRONICLE_AUTH_URL="$auth_url" \
+  CHRONICLE_AUTH_ADMIN_SECRET="$admin_secret" CHRONICLE_AUTH_JWT_SECRET="$jwt_secret" \
+  node --test --test-concurrency=1 tests/browser/*.test.mjs || status=$?
 if [ "$status" -ne 0 ]; then
-  echo "== the server's log (last 50 lines)"
-  tail -n 50 "$work/server.log"
+  for log in "$work"/*.log; do
+    echo "== $(basename "$log") (last 40 lines)"
+    tail -n 40 "$log"
+  done
 fi
 exit "$status"

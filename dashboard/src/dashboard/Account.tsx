@@ -53,7 +53,7 @@ export function Account({ id }: { id: string }) {
   const page = useQuery<AccountPage>(ACCOUNT, { id }, id);
   useSubscription<{ eventAppended: { position: number } }>(
     `subscription Mine($filter: EventFilter) { eventAppended(filter: $filter) { position } }`,
-    () => ({ filter: { streamId: `account-${id}` } }),
+    { filter: { streamId: `account-${id}` } },
     (data) => page.reload(data.eventAppended.position),
     id,
   );
@@ -83,14 +83,12 @@ export function Account({ id }: { id: string }) {
             </div>
           </section>
           <TimeSlider id={account.id} version={account.version} />
-          <div className="two">
-            <History movements={account.transactions.nodes} />
-            <section className="forms" aria-label="Commands">
-              <MoveMoneyForm kind="deposit" accountId={account.id} onDone={page.reload} />
-              <MoveMoneyForm kind="withdraw" accountId={account.id} onDone={page.reload} />
-              <TransferForm from={account.id} onDone={page.reload} />
-            </section>
-          </div>
+          <section className="forms forms-row" aria-label="Commands">
+            <MoveMoneyForm kind="deposit" accountId={account.id} onDone={page.reload} />
+            <MoveMoneyForm kind="withdraw" accountId={account.id} onDone={page.reload} />
+            <TransferForm from={account.id} onDone={page.reload} />
+          </section>
+          <History movements={account.transactions.nodes} />
         </>
       )}
     </>
@@ -174,8 +172,8 @@ function History({ movements }: { movements: Movement[] }) {
           <tbody>
             {movements.map((m) => (
               <tr key={m.id}>
-                <td className="muted">{dateTime(m.occurredAt)}</td>
-                <td>{m.kind.replace("_", " ").toLowerCase()}</td>
+                <td className="muted nowrap">{dateTime(m.occurredAt)}</td>
+                <td className="nowrap">{m.kind.replace("_", " ").toLowerCase()}</td>
                 <td className="num">{m.amount}</td>
                 <td className="num">{m.balanceAfter}</td>
                 <td>

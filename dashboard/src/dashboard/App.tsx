@@ -4,7 +4,7 @@
 import { type FormEvent, useEffect, useState } from "react";
 
 import { onSocketState, type SocketState } from "../shared/client";
-import { type Credentials, loadCredentials, onCredentialsChange, saveCredentials } from "../shared/credentials";
+import { type Credentials, loadCredentials, saveCredentials } from "../shared/credentials";
 import { explain } from "../shared/errors";
 import { Account } from "./Account";
 import { Accounts } from "./Accounts";
@@ -69,14 +69,12 @@ function Connection() {
   );
 }
 
-/** Who the server thinks the caller is; re-asked when the credentials change. */
+/** Who the server thinks the caller is. */
 function Viewer() {
-  const [generation, setGeneration] = useState(0);
-  useEffect(() => onCredentialsChange(() => setGeneration((g) => g + 1)), []);
   const viewer = useQuery<{ viewer: { role: string; subject: string | null } }>(
     "{ viewer { role subject } }",
     {},
-    String(generation),
+    "viewer",
   );
   if (viewer.error !== undefined) {
     return (
@@ -97,19 +95,19 @@ function Viewer() {
 
 function CredentialsField() {
   const [open, setOpen] = useState(false);
-  const [stored, setStored] = useState<Credentials | null>(loadCredentials);
+  const [stored] = useState<Credentials | null>(loadCredentials);
   const [kind, setKind] = useState<Credentials["kind"]>(stored?.kind ?? "secret");
   const [value, setValue] = useState("");
+  // Every panel starts again with the new credentials: a reload is the
+  // one way that misses none (the tab's session storage outlives it).
   const save = (e: FormEvent) => {
     e.preventDefault();
     saveCredentials(value.trim() ? { kind, value } : null);
-    setStored(loadCredentials());
-    setValue("");
-    setOpen(false);
+    window.location.reload();
   };
   const forget = () => {
     saveCredentials(null);
-    setStored(null);
+    window.location.reload();
   };
   return (
     <div className="credentials">

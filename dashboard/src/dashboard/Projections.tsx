@@ -59,7 +59,7 @@ export function Projections() {
 
   useSubscription<{ projectionStatus: Projection }>(
     `subscription { projectionStatus { ${FIELDS} } }`,
-    () => ({}),
+    {},
     (data) => apply(data.projectionStatus),
     "all",
   );

@@ -69,8 +69,7 @@ async function start() {
   }
   subscribe<{ eventAppended: LoggedEvent }>(
     `subscription Feed($after: Long) { eventAppended(afterPosition: $after) { ${EVENT_FIELDS} } }`,
-    // A resubscription (new credentials) resumes after the last event seen.
-    () => ({ after: Math.max(snapshot.lastPosition, head) }),
+    { after: Math.max(snapshot.lastPosition, head) },
     (data) => {
       if (snapshot.error) publish({ ...snapshot, error: undefined });
       add([data.eventAppended]);

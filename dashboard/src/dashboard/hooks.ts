@@ -45,7 +45,7 @@ export function useQuery<T>(
 
 export function useSubscription<T>(
   query: string,
-  variables: () => Record<string, unknown>,
+  variables: Record<string, unknown>,
   next: (data: T) => void,
   key: string,
   error?: (err: RequestFailed) => void,
@@ -56,7 +56,7 @@ export function useSubscription<T>(
     () =>
       subscribe<T>(
         query,
-        () => handlers.current.variables(),
+        handlers.current.variables,
         (data) => handlers.current.next(data),
         (err) => handlers.current.error?.(err),
       ),

@@ -1,10 +1,10 @@
 // The dashboard's GraphQL client: plain fetch over HTTP, graphql-ws for
 // subscriptions, both to the server that served the page and both with
-// the stored credentials. A change of credentials opens a new socket and
-// moves every live subscription onto it.
+// the stored credentials (read at each request and each connection; the
+// page reloads when they change).
 import { type Client, createClient } from "graphql-ws";
 
-import { authHeaders, onCredentialsChange } from "./credentials";
+import { authHeaders } from "./credentials";
 import { HTTP_URL, wsUrl } from "./endpoints";
 
 export type GraphQLError = {
@@ -52,19 +52,9 @@ export async function gql<T>(query: string, variables?: Record<string, unknown>)
 
 export type SocketState = "connecting" | "connected" | "closed";
 
-type Live = {
-  query: string;
-  /** Read at each (re)subscription, so a resumed feed starts where it was. */
-  variables: () => Record<string, unknown>;
-  next: (data: unknown) => void;
-  error: (err: RequestFailed) => void;
-  stop?: () => void;
-};
-
-const live = new Set<Live>();
 const stateListeners = new Set<(state: SocketState) => void>();
 let socketState: SocketState = "connecting";
-let client: Client = connect();
+const client: Client = connect();
 
 function setState(state: SocketState) {
   socketState = state;
@@ -75,9 +65,10 @@ function connect(): Client {
   const created = createClient({
     url: wsUrl(),
     connectionParams: () => ({ headers: authHeaders() }),
-    // A server restart or a dropped network is waited out, not given up on.
+    // A server restart or a dropped network is waited out, not given up
+    // on; refused credentials are not retried (new ones reload the page).
     retryAttempts: Number.MAX_SAFE_INTEGER,
-    shouldRetry: () => true,
+    shouldRetry: (err) => !REFUSED[closeCode(err) ?? 0],
     keepAlive: 10_000,
   });
   created.on("connecting", () => setState("connecting"));
@@ -86,57 +77,49 @@ function connect(): Client {
   return created;
 }
 
-function start(subscription: Live) {
-  subscription.stop = client.subscribe(
-    { query: subscription.query, variables: subscription.variables() },
+/** The server's close codes for credentials (README "Auth"). */
+const REFUSED: Record<number, string> = { 4401: "UNAUTHENTICATED", 4403: "FORBIDDEN" };
+
+function closeCode(err: unknown): number | undefined {
+  return err && typeof err === "object" && "code" in err ? Number((err as CloseEvent).code) : undefined;
+}
+
+function closed(err: unknown): GraphQLError {
+  const code = closeCode(err);
+  if (code === undefined) return { message: String(err), extensions: { code: "NETWORK" } };
+  const reason = (err as CloseEvent).reason;
+  return {
+    message: `connection closed (${code}${reason ? `: ${reason}` : ""})`,
+    extensions: { code: REFUSED[code] ?? "NETWORK" },
+  };
+}
+
+/** Subscribes until the returned function is called. graphql-ws
+ * resubscribes by itself after a dropped connection, with the same
+ * variables: a subscriber that resumes from a position drops what it
+ * has already seen. */
+export function subscribe<T>(
+  query: string,
+  variables: Record<string, unknown>,
+  next: (data: T) => void,
+  error: (err: RequestFailed) => void,
+): () => void {
+  return client.subscribe(
+    { query, variables },
     {
       next: (result) => {
         if (result.errors?.length) {
-          subscription.error(new RequestFailed(result.errors as GraphQLError[]));
+          error(new RequestFailed(result.errors as GraphQLError[]));
         } else if (result.data) {
-          subscription.next(result.data);
+          next(result.data as T);
         }
       },
       error: (err) => {
-        const errors = Array.isArray(err)
-          ? (err as GraphQLError[])
-          : [{ message: describeClose(err), extensions: { code: "NETWORK" } }];
-        subscription.error(new RequestFailed(errors));
+        error(new RequestFailed(Array.isArray(err) ? (err as GraphQLError[]) : [closed(err)]));
       },
       complete: () => {},
     },
   );
-}
-
-function describeClose(err: unknown): string {
-  if (err && typeof err === "object" && "code" in err) {
-    const close = err as CloseEvent;
-    return `connection closed (${close.code}${close.reason ? `: ${close.reason}` : ""})`;
-  }
-  return String(err);
-}
-
-onCredentialsChange(() => {
-  live.forEach((subscription) => subscription.stop?.());
-  void client.dispose();
-  client = connect();
-  live.forEach(start);
-});
-
-/** Subscribes until the returned function is called. */
-export function subscribe<T>(
-  query: string,
-  variables: () => Record<string, unknown>,
-  next: (data: T) => void,
-  error: (err: RequestFailed) => void,
-): () => void {
-  const subscription: Live = { query, variables, next: next as (data: unknown) => void, error };
-  live.add(subscription);
-  start(subscription);
-  return () => {
-    live.delete(subscription);
-    subscription.stop?.();
-  };
 }
 
 export function onSocketState(listener: (state: SocketState) => void): () => void {

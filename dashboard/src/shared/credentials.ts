@@ -19,22 +19,12 @@ export function loadCredentials(): Credentials | null {
   return null;
 }
 
-type Listener = () => void;
-const listeners = new Set<Listener>();
-
 export function saveCredentials(credentials: Credentials | null): void {
   if (credentials && credentials.value.trim()) {
     sessionStorage.setItem(KEY, JSON.stringify({ ...credentials, value: credentials.value.trim() }));
   } else {
     sessionStorage.removeItem(KEY);
   }
-  listeners.forEach((listener) => listener());
-}
-
-/** Called whenever the credentials change; returns the unsubscribe. */
-export function onCredentialsChange(listener: Listener): () => void {
-  listeners.add(listener);
-  return () => listeners.delete(listener);
 }
 
 /** The headers that carry the stored credentials, if any. */

@@ -31,7 +31,7 @@ const WORDS: Record<string, Explain> = {
     "the change was saved, but the view took too long to catch up: reload in a moment",
   UNAUTHENTICATED: () =>
     "the server wants credentials: enter the admin secret or a token under “Credentials”",
-  FORBIDDEN: () => "your role may not do this (an admin or a writer token can)",
+  FORBIDDEN: (e) => `your role may not do this (${e.message})`,
   TOO_MANY_REQUESTS: () => "the server is busy: try again in a moment",
   TIMEOUT: () => "the server took too long to answer: try again (a command sent twice applies once)",
   UNAVAILABLE: () => "the server cannot reach its database right now: try again shortly",
