@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { after, before, test } from "node:test";
 
-import { open } from "./harness.mjs";
+import { gql, open } from "./harness.mjs";
 
 const URL = process.env.CHRONICLE_AUTH_URL;
 const SECRET = process.env.CHRONICLE_AUTH_ADMIN_SECRET;
@@ -91,5 +91,43 @@ test("a token shows its role and actor, and the events it writes carry the actor
   const row = page.locator("tr[data-projection=Users]");
   await row.getByRole("button", { name: "Rebuild" }).click();
   await see(row, "your role may not do this");
+  browser.assertClean(REFUSED);
+});
+
+test("GraphiQL sends the headers editor's headers over HTTP and in connection_init", { skip }, async () => {
+  const { page } = browser;
+  await page.goto(`${URL}/`);
+  const editor = (selector) => `${selector} .CodeMirror`;
+  const set = (selector, text) =>
+    page.$$eval(
+      editor(selector),
+      (els, value) => els.find((el) => !el.closest(".hidden")).CodeMirror.setValue(value),
+      text,
+    );
+  const result = (text) =>
+    page.waitForFunction(
+      (wanted) => document.querySelector(".result-window .CodeMirror")?.CodeMirror.getValue().includes(wanted),
+      text,
+      { timeout: TIMEOUT },
+    );
+  await page.waitForSelector(editor(".graphiql-query-editor"));
+  await page.click(".graphiql-editor-tools button:has-text('Headers')");
+  await set(".graphiql-editor-tool", JSON.stringify({ "X-Chronicle-Admin-Secret": SECRET }));
+  await set(".graphiql-query-editor", "{ viewer { role } }");
+  await page.click(".graphiql-execute-button");
+  await result('"ADMIN"');
+
+  const stream = `graphiql-auth-${Date.now()}`;
+  await gql(
+    `mutation($in: AppendEventsInput!) { appendEvents(input: $in) { position } }`,
+    { in: { streamId: stream, events: [{ type: "SeenWithTheSecret", data: {} }] } },
+    { url: URL, headers: { "X-Chronicle-Admin-Secret": SECRET } },
+  );
+  await set(
+    ".graphiql-query-editor",
+    `subscription { eventAppended(afterPosition: 0, filter: { streamId: "${stream}" }) { type } }`,
+  );
+  await page.click(".graphiql-execute-button");
+  await result("SeenWithTheSecret");
   browser.assertClean(REFUSED);
 });

@@ -69,10 +69,10 @@ export async function open() {
 }
 
 /** A GraphQL request from the test (not the page), failing on errors. */
-export async function gql(query, variables) {
-  const response = await fetch(`${BASE}/graphql`, {
+export async function gql(query, variables, { url = BASE, headers = {} } = {}) {
+  const response = await fetch(`${url}/graphql`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify({ query, variables }),
   });
   const body = await response.json();

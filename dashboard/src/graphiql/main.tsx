@@ -8,7 +8,7 @@ import { GraphiQL } from "graphiql";
 import "graphiql/style.css";
 import "./page.css";
 import { getOperationAST, type OperationDefinitionNode, parse } from "graphql";
-import { type Client, createClient } from "graphql-ws";
+import { type Client, createClient, type SubscribePayload } from "graphql-ws";
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 
@@ -72,17 +72,33 @@ function operationOf(query: string, operationName?: string | null): OperationDef
 const fetcher: Fetcher = (params, opts) => {
   const operation = operationOf(params.query, params.operationName);
   if (operation?.operation !== "subscription") {
-    return http({ ...params, operationName: operation?.name?.value ?? params.operationName }, opts);
+    const operationName = operation ? (operation.name?.value ?? null) : params.operationName;
+    return http({ ...params, operationName }, opts);
   }
-  const client = socketFor(opts?.headers ?? {});
-  // graphql-ws yields the formatted results GraphiQL shows; only the
-  // declared error types differ.
-  return client.iterate({
+  return overSocket(socketFor(opts?.headers ?? {}), {
     query: params.query,
     operationName: operation.name?.value,
     variables: params.variables ?? undefined,
   }) as ReturnType<Fetcher>;
 };
+
+/** The subscription's results; a socket the server closed (credentials
+ * refused, say) ends it with an error that says so, where GraphiQL would
+ * show an empty event object. */
+async function* overSocket(client: Client, payload: SubscribePayload) {
+  try {
+    yield* client.iterate(payload);
+  } catch (err) {
+    if (Array.isArray(err)) {
+      yield { errors: err };
+    } else if (err instanceof CloseEvent) {
+      const why = err.reason || (err.code === 4401 ? "no credentials: add them in the headers editor" : "");
+      yield { errors: [{ message: `the server closed the WebSocket (${err.code}${why ? `: ${why}` : ""})` }] };
+    } else {
+      yield { errors: [{ message: `the WebSocket failed: ${String(err)}` }] };
+    }
+  }
+}
 
 const root = document.getElementById("graphiql");
 if (root) {
