@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 
-import { BASE, open } from "./harness.mjs";
+import { BASE, gql, open } from "./harness.mjs";
 
 const TIMEOUT = 15_000;
 let browser;
@@ -135,5 +135,42 @@ test("the overview after some activity", async () => {
   await see(page.locator("section[aria-label='Events by type'] tr"), "MoneyDeposited");
   await see(page.locator("section[aria-label='Events by category'] tr"), "account");
   await browser.screenshot("dashboard");
+  browser.assertClean();
+});
+
+test("the accounts table pages and searches, and a transfer moves money between two", async () => {
+  const { page } = browser;
+  const ids = Array.from({ length: 11 }, (_, i) => `p${String(i + 1).padStart(2, "0")}`);
+  for (const id of ids) {
+    await gql(`mutation($in: OpenAccountInput!) { openAccount(input: $in) { position } }`, {
+      in: { accountId: id, owner: `Owner ${id}`, currency: "EUR", initialBalance: "10.00" },
+    });
+  }
+  await page.goto(`${BASE}/dashboard#/accounts`);
+  const rows = page.locator("[data-testid=accounts] tbody tr");
+  await see(rows, "alice");
+  assert.equal(await rows.count(), 10, "a page holds ten accounts");
+  await page.getByRole("button", { name: "Next" }).click();
+  await see(rows, "p10");
+  await see(page.locator(".pager"), "page 2");
+  await page.getByRole("button", { name: "Previous" }).click();
+  await see(rows, "alice");
+
+  await page.fill("input[name=search]", "Owner p07");
+  await page.getByRole("button", { name: "Search" }).click();
+  await see(rows, "p07");
+  await page.waitForFunction(() => document.querySelectorAll("[data-testid=accounts] tbody tr").length === 1);
+  await page.fill("input[name=search]", "p03");
+  await page.getByRole("button", { name: "Search" }).click();
+  await see(rows, "Owner p03");
+  await page.getByRole("button", { name: "Clear" }).click();
+
+  const transfer = page.locator("form[data-form=transfer]");
+  await submit(transfer, { fromAccountId: "p01", toAccountId: "p02", amount: "2.50" });
+  await see(transfer.locator("[role=status]"), "Moved 2.50 from p01 to p02");
+  await see(page.locator("tr[data-account=p01] .balance"), "7.50 EUR");
+  await see(page.locator("tr[data-account=p02] .balance"), "12.50 EUR");
+  await submit(transfer, { fromAccountId: "p01", toAccountId: "nobody", amount: "1.00" });
+  await see(transfer.locator("[role=status]"), "NOT_FOUND");
   browser.assertClean();
 });
