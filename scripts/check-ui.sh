@@ -32,12 +32,11 @@ fi
 # What a browser would fetch: an absolute URL as a script or style source,
 # a link target that is preloaded, a module import, a fetch, a CSS url().
 remote='(src|href)=\\?["'"'"']?https?://|import\(\s*["'"'"'`]https?://|from\s*["'"'"'`]https?://|import\s*["'"'"'`]https?://|fetch\(\s*["'"'"'`]https?://|url\(\s*["'"'"']?https?://|@import\s+["'"'"']https?://|new WebSocket\(\s*["'"'"'`]wss?://'
-if grep -rEnoI "$remote" dashboard/dist | grep -v '^\s*$' > /tmp/check-ui-remote.$$; then
+if found="$(grep -rEnoI "$remote" dashboard/dist)"; then
   echo "built files refer to other hosts:"
-  cut -c1-200 /tmp/check-ui-remote.$$
+  echo "$found" | cut -c1-200
   status=1
 fi
-rm -f /tmp/check-ui-remote.$$
 
 [ "$status" -eq 0 ] && echo "dashboard/dist is up to date and fetches nothing from other hosts"
 exit "$status"

@@ -130,7 +130,7 @@ impl AppState {
                 server.max_in_flight_per_ip,
                 server.request_timeout(),
             ),
-            graphiql: !server.disable_graphiql && !self.config.auth.disable_introspection,
+            graphiql: self.config.serves_graphiql(),
             shutdown: self.shutdown.clone(),
         })
     }

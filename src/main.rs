@@ -35,9 +35,14 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
             }
             let state = AppState::start(&args.database, args.config.clone()).await?;
             let listener = tokio::net::TcpListener::bind(args.listen).await?;
+            let addr = listener.local_addr()?;
             tracing::info!(
-                "Chronicle listening on http://{} (GraphiQL at /, GraphQL at /graphql)",
-                listener.local_addr()?
+                "Chronicle listening on http://{addr} (GraphQL at /graphql, the dashboard at /dashboard{})",
+                if args.config.serves_graphiql() {
+                    ", GraphiQL at /"
+                } else {
+                    ""
+                }
             );
             let grace = args.config.server.shutdown_timeout();
             chronicle::serve(listener, state, shutdown_signal(grace)).await?;
