@@ -26,10 +26,10 @@ struct Dist;
 const GRAPHIQL_PAGE: &str = "graphiql.html";
 const DASHBOARD_PAGE: &str = "dashboard.html";
 
-/// Pages and assets may load scripts, styles and images from this server
-/// only, and talk to it only (`'self'` covers its WebSocket too): a page
-/// that tried to reach another host is stopped by the browser.
-/// GraphiQL sets inline styles, hence `'unsafe-inline'` for styles only.
+/// The pages may load scripts, styles and images from this server only,
+/// and talk to it only (`'self'` covers its WebSocket too): a page that
+/// tried to reach another host is stopped by the browser. GraphiQL sets
+/// inline styles, hence `'unsafe-inline'` for styles (never scripts).
 const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
      connect-src 'self'; worker-src 'self' blob:; frame-ancestors 'none'; \
