@@ -151,7 +151,7 @@ impl AppState {
             persisted: PersistedQueries::new(self.config.requests.persisted_query_cache_bytes),
             listener: self.listener.clone(),
             role: self.config.node.role,
-            graphiql: !self.config.auth.disable_introspection,
+            graphiql: self.config.serves_graphiql(),
             shutdown: self.shutdown.clone(),
         })
     }

@@ -23,7 +23,8 @@
 //!   (what one request may ask), and `error.rs`, the one place where errors
 //!   get their `extensions.code`.
 //! - `http/`: the axum router, GraphQL over HTTP (`graphql.rs`) and over
-//!   WebSocket (`websocket/`), health and `/metrics`.
+//!   WebSocket (`websocket/`), the browser pages (`ui.rs`: GraphiQL and the
+//!   dashboard, embedded from `dashboard/dist`), health and `/metrics`.
 //! - `error_code.rs`: the one vocabulary of error codes; `metrics.rs`:
 //!   metric names and the Prometheus recorder; `db.rs`: connection
 //!   settings.

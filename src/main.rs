@@ -30,15 +30,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 return Err(refusal.into());
             }
             let listener = tokio::net::TcpListener::bind(args.listen).await?;
+            let addr = listener.local_addr()?;
             let mut config = args.config.clone();
             // The default node id names the port, known once bound.
-            config.node.node_id = Some(config.node.id(Some(listener.local_addr()?)));
+            config.node.node_id = Some(config.node.id(Some(addr)));
             let state = AppState::start(&args.database, config).await?;
             tracing::info!(
                 node = %state.node_id,
                 role = args.config.node.role.as_str(),
-                "Chronicle listening on http://{} (GraphiQL at /, GraphQL at /graphql)",
-                listener.local_addr()?
+                "Chronicle listening on http://{addr} (GraphQL at /graphql, the dashboard at /dashboard{})",
+                if args.config.serves_graphiql() {
+                    ", GraphiQL at /"
+                } else {
+                    ""
+                }
             );
             let grace = args.config.server.shutdown_timeout();
             chronicle::serve(listener, state, shutdown_signal(grace)).await?;

@@ -111,6 +111,14 @@ pub struct Config {
     pub subscriptions: SubscriptionConfig,
 }
 
+impl Config {
+    /// Whether GraphiQL is served: not with `--disable-graphiql`, nor when
+    /// introspection is refused (it could show no schema).
+    pub fn serves_graphiql(&self) -> bool {
+        !self.server.disable_graphiql && !self.auth.disable_introspection
+    }
+}
+
 /// How queries page and wait.
 #[derive(Debug, Clone, Args)]
 pub struct ApiConfig {

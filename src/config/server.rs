@@ -1,4 +1,4 @@
-//! What the HTTP server admits: origins, load, time.
+//! What the HTTP server admits and serves: origins, load, time, GraphiQL.
 
 use std::time::Duration;
 
@@ -39,6 +39,11 @@ pub struct ServerConfig {
     /// their batch; the process exits within it.
     #[arg(long, env = "CHRONICLE_SHUTDOWN_TIMEOUT_MS", default_value_t = ServerConfig::SHUTDOWN_TIMEOUT_MS)]
     pub shutdown_timeout_ms: u64,
+
+    /// Serve no GraphiQL (at `/` and on a browser's GET of `/graphql`);
+    /// the API and the dashboard stay.
+    #[arg(long, env = "CHRONICLE_DISABLE_GRAPHIQL")]
+    pub disable_graphiql: bool,
 }
 
 impl ServerConfig {
@@ -66,6 +71,7 @@ impl Default for ServerConfig {
             request_timeout_ms: Self::REQUEST_TIMEOUT_MS,
             max_connections_per_ip: Self::MAX_CONNECTIONS_PER_IP,
             shutdown_timeout_ms: Self::SHUTDOWN_TIMEOUT_MS,
+            disable_graphiql: false,
         }
     }
 }

@@ -7,7 +7,7 @@ use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 use super::observe::OperationKind;
 use super::request::{self, Rejection};
@@ -40,7 +40,7 @@ pub(super) async fn graphql_get(State(state): State<HttpState>, request: Request
     let names_persisted = operation.extensions.contains_key("persistedQuery");
     if operation.query.trim().is_empty() && !names_persisted {
         if accepts(&headers, "text/html") && state.graphiql {
-            return super::graphiql().await.into_response();
+            return super::ui::graphiql();
         }
         return refuse(
             &headers,

@@ -1,7 +1,7 @@
 //! The HTTP surface: GraphQL over HTTP (`graphql.rs`; `request.rs` turns
 //! a request into operations or a refusal, `response.rs` results into
-//! responses), GraphQL over WebSocket (`websocket/`), GraphiQL, health and
-//! readiness, `/metrics`; around them, which pages may call
+//! responses), GraphQL over WebSocket (`websocket/`), the browser pages
+//! (`ui.rs`: GraphiQL and the dashboard), health and readiness, `/metrics`; around them, which pages may call
 //! (`origins.rs`) and how much load is admitted (`shedding.rs`).
 
 mod graphql;
@@ -14,6 +14,7 @@ mod persisted;
 mod request;
 mod response;
 mod shedding;
+mod ui;
 mod websocket;
 
 use std::sync::Arc;
@@ -23,11 +24,9 @@ pub use persisted::PersistedQueries;
 pub use shedding::Shedding;
 pub use websocket::ConnectionLimit;
 
-use async_graphql::http::GraphiQLSource;
 use axum::Router;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
 
@@ -63,7 +62,8 @@ pub struct HttpState {
     pub listener: Listener,
     /// A projector node serves health, readiness and metrics only.
     pub role: NodeRole,
-    /// Whether GraphiQL is served (not when introspection is refused).
+    /// Whether GraphiQL is served (not with `--disable-graphiql`, nor when
+    /// introspection is refused).
     pub graphiql: bool,
     /// Cancelled when the server shuts down: WebSockets close then.
     pub shutdown: CancellationToken,
@@ -78,14 +78,17 @@ pub fn router(state: HttpState) -> Router {
     // projections, and says how it is doing.
     if state.role.serves_graphql() {
         routes = routes
-            .route("/", get(root))
+            .route("/", get(ui::root))
             .route(
                 "/graphql",
                 get(graphql::graphql_get)
                     .post(graphql::graphql_post)
                     .fallback(graphql::graphql_other),
             )
-            .route("/graphql/ws", get(graphql::graphql_ws));
+            .route("/graphql/ws", get(graphql::graphql_ws))
+            .route("/dashboard", get(ui::dashboard))
+            .route("/dashboard/", get(ui::dashboard))
+            .route("/ui/assets/{*file}", get(ui::asset));
     }
     routes
         .route("/health", get(health::health))
@@ -99,25 +102,6 @@ pub fn router(state: HttpState) -> Router {
         .layer(observe::propagate_request_id())
         .layer(observe::set_request_id())
         .with_state(state)
-}
-
-/// GraphiQL, unless it is turned off.
-async fn root(State(state): State<HttpState>) -> Response {
-    if state.graphiql {
-        graphiql().await.into_response()
-    } else {
-        StatusCode::NOT_FOUND.into_response()
-    }
-}
-
-async fn graphiql() -> Html<String> {
-    Html(
-        GraphiQLSource::build()
-            .endpoint("/graphql")
-            .subscription_endpoint("/graphql/ws")
-            .title("Chronicle")
-            .finish(),
-    )
 }
 
 /// A panic while answering is a bug: the client gets INTERNAL with an id,
@@ -140,7 +124,10 @@ mod tests {
     #[tokio::test]
     async fn a_panic_is_answered_internal_with_an_error_id() {
         let response = panicked(Box::new("boom".to_owned()));
-        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(
+            response.status(),
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR
+        );
         let body = axum::body::to_bytes(response.into_body(), 1 << 16)
             .await
             .unwrap();

@@ -17,6 +17,7 @@ mod fuzz;
 mod history;
 mod http_api;
 mod http_errors;
+mod http_pages;
 mod http_persisted;
 mod http_protocol;
 mod node;
