@@ -87,10 +87,7 @@ async fn listen(
         first = false;
         backoff = FIRST_BACKOFF;
         // What was sent while nobody listened is read from the tables.
-        if let Err(err) = store.stored_head().await {
-            tracing::warn!(%err, "could not read the stored head after (re)connecting");
-        }
-        projections.refresh_all();
+        catch_up(&store, &projections).await;
         state.send_replace(ListenerState::Listening);
         loop {
             match listener.try_recv().await {
@@ -109,10 +106,7 @@ async fn listen(
                     // was sent in between is read from the tables.
                     metrics::counter!(crate::metrics::LISTEN_RECONNECTS).increment(1);
                     tracing::info!("the LISTEN connection was remade; reading what it missed");
-                    if let Err(err) = store.stored_head().await {
-                        tracing::warn!(%err, "could not read the stored head after reconnecting");
-                    }
-                    projections.refresh_all();
+                    catch_up(&store, &projections).await;
                 }
                 Err(err) => {
                     tracing::warn!(%err, "the LISTEN connection was lost; reconnecting");
@@ -122,6 +116,15 @@ async fn listen(
             }
         }
     }
+}
+
+/// Reads what notifications may have been lost for: the stored head and
+/// every projection's row.
+async fn catch_up(store: &EventStore, projections: &Projections) {
+    if let Err(err) = store.stored_head().await {
+        tracing::warn!(%err, "could not read the stored head after (re)connecting");
+    }
+    projections.refresh_all();
 }
 
 async fn connect(

@@ -257,6 +257,18 @@ async fn the_exposition_is_valid_and_has_the_histograms_gauges_and_counts_operat
     }
 }
 
+/// GETs `path` asking for JSON.
+async fn json_at(server: &TestServer, path: &str) -> Value {
+    let response = server
+        .client
+        .get(server.url(path))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    response.json().await.unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_id_is_echoed_or_made_and_health_answers_json_when_asked() {
     for db in databases().await {
@@ -280,27 +292,9 @@ async fn a_request_id_is_echoed_or_made_and_health_answers_json_when_asked() {
         assert_eq!(uuid::Uuid::parse_str(&id).map(|_| ()), Ok(()), "{id}");
         assert_eq!(made.text().await.unwrap(), "ok");
 
-        let health: Value = server
-            .client
-            .get(server.url("/health"))
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let health = json_at(&server, "/health").await;
         assert_eq!(health, json!({ "status": "ok" }));
-        let ready: Value = server
-            .client
-            .get(server.url("/ready"))
-            .header("Accept", "application/json")
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let ready = json_at(&server, "/ready").await;
         assert_eq!(ready["status"], "ready", "{}: {ready}", db.name);
         assert_eq!(ready["database"]["status"], "up");
         assert_eq!(
