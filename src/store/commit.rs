@@ -10,7 +10,7 @@
 //! N is visible: the failure mode of sequence-based stores, where a slow
 //! transaction commits a lower position after a reader already moved on.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{SubsecRound, Utc};
 use entity::{events, streams};
@@ -21,6 +21,7 @@ use sea_orm::{
 };
 
 use super::plan::{BatchState, plan_batch};
+use super::statements;
 use super::{
     AppendOutcome, AppendRequest, RecordedEvent, StoreError, WriteGate, category_of, command_log,
 };
@@ -30,9 +31,11 @@ use super::{
 /// full name adds the store's schema (`EventStore::channel`).
 pub const HEAD_CHANNEL: &str = "chronicle_head";
 
-/// The key of the advisory lock that serializes appends on PostgreSQL
-/// ("CHRONICL" in ASCII).
-pub(crate) const APPEND_LOCK_KEY: i64 = 0x4348_524F_4E49_434C;
+/// The first key of the advisory lock that serializes appends on
+/// PostgreSQL ("CHRA"); the second is the store's schema
+/// ([`advisory_key`]), so stores in other schemas of one database do not
+/// queue behind each other.
+const APPEND_LOCK_CLASS: i32 = 0x4348_5241;
 /// Rows per INSERT statement: 9 bind parameters a row stays well under
 /// SQLite's and PostgreSQL's parameter limits.
 const INSERT_CHUNK: usize = 1_000;
@@ -51,21 +54,27 @@ pub(crate) async fn commit_batch(
     gate: &WriteGate,
     jobs: &[AppendRequest],
     head_channel: &str,
+    lock_key: i32,
 ) -> Result<Committed, DbErr> {
     let txn = gate.begin(db).await?;
-    if txn.get_database_backend() == DbBackend::Postgres {
+    let postgres = txn.get_database_backend() == DbBackend::Postgres;
+    if postgres {
+        // Its own statement, before any read: a statement's snapshot is
+        // taken when it starts, so a read in the same statement as the
+        // lock could miss the commit it waited for.
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [APPEND_LOCK_KEY.into()],
+            "SELECT pg_advisory_xact_lock($1, $2)",
+            [APPEND_LOCK_CLASS.into(), lock_key.into()],
         ))
         .await?;
     }
+    let read = statements::read_state(&txn, jobs).await?;
     let state = BatchState {
-        head: read_head(&*txn).await?,
-        versions: read_versions(&txn, jobs).await?,
+        head: read.head,
+        versions: read.versions,
         existing: read_supplied_ids(&txn, jobs).await?,
-        commands: read_commands(&txn, jobs).await?,
+        commands: read_commands(&txn, read.succeeded).await?,
         // Stored precision is microseconds (PostgreSQL); truncating here
         // makes the returned events equal to what a later read returns.
         now: Utc::now().trunc_subsecs(6),
@@ -73,21 +82,30 @@ pub(crate) async fn commit_batch(
     let plan = plan_batch(state, jobs);
     if plan.new_events.is_empty() && plan.commands.is_empty() {
         txn.rollback().await?;
+    } else if postgres {
+        // One statement for every row, and the NOTIFY, delivered when (and
+        // only if) the batch commits, in commit order (the append lock is
+        // held until then): every node that listens learns the new head
+        // and reads the events itself.
+        let head = if plan.new_events.is_empty() {
+            0
+        } else {
+            plan.head
+        };
+        statements::write_postgres(
+            &txn,
+            &plan.new_events,
+            &plan.touched,
+            &plan.commands,
+            plan.now,
+            (head_channel, head),
+        )
+        .await?;
+        txn.commit().await?;
     } else {
         insert_events(&txn, &plan.new_events).await?;
         upsert_streams(&txn, &plan.touched, plan.now).await?;
         command_log::upsert(&*txn, &plan.commands).await?;
-        if txn.get_database_backend() == DbBackend::Postgres && !plan.new_events.is_empty() {
-            // Delivered when (and only if) the batch commits, in commit
-            // order (the append lock is held until then): every node that
-            // listens learns the new head and reads the events itself.
-            txn.execute_raw(Statement::from_sql_and_values(
-                DbBackend::Postgres,
-                "SELECT pg_notify($1, $2)",
-                [head_channel.into(), plan.head.to_string().into()],
-            ))
-            .await?;
-        }
         txn.commit().await?;
     }
     Ok(Committed {
@@ -104,31 +122,6 @@ pub(crate) async fn read_head<C: ConnectionTrait>(conn: &C) -> Result<i64, DbErr
         .one(conn)
         .await?;
     Ok(max.flatten().unwrap_or(0))
-}
-
-async fn read_versions(
-    txn: &DatabaseTransaction,
-    jobs: &[AppendRequest],
-) -> Result<HashMap<String, i64>, DbErr> {
-    let mut ids: Vec<String> = jobs
-        .iter()
-        .flat_map(|j| &j.streams)
-        .map(|a| a.stream.as_str().to_owned())
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let mut versions = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(LOOKUP_CHUNK) {
-        let rows: Vec<(String, i64)> = streams::Entity::find()
-            .select_only()
-            .columns([streams::Column::Id, streams::Column::Version])
-            .filter(streams::Column::Id.is_in(chunk.iter().cloned()))
-            .into_tuple()
-            .all(txn)
-            .await?;
-        versions.extend(rows);
-    }
-    Ok(versions)
 }
 
 /// Client-chosen ids may be retries; generated ones cannot collide, so only
@@ -157,17 +150,16 @@ async fn read_supplied_ids(
     Ok(found)
 }
 
+/// The full records of the command ids that already succeeded: only a
+/// retry of a command has any, so this is rarely a statement at all.
 async fn read_commands(
     txn: &DatabaseTransaction,
-    jobs: &[AppendRequest],
+    succeeded: HashSet<String>,
 ) -> Result<HashMap<String, super::CommandRecord>, DbErr> {
-    let ids: Vec<String> = jobs
-        .iter()
-        .filter_map(|j| j.command.as_ref())
-        .filter(|c| c.id_from_client)
-        .map(|c| c.id.clone())
-        .collect();
-    let records = command_log::succeeded(txn, ids).await?;
+    if succeeded.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let records = command_log::succeeded(txn, succeeded.into_iter().collect()).await?;
     Ok(records.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 

@@ -11,8 +11,9 @@
 //! concurrently, so there the gate is open.
 //!
 //! Read models commit without waiting for the disk (SQLite's
-//! `synchronous = NORMAL` on their own pool, PostgreSQL's
-//! `synchronous_commit = off` per transaction). That is safe because each
+//! `synchronous = NORMAL`, PostgreSQL's `synchronous_commit = off`, each
+//! set once per connection of the read models' own pool, not per
+//! transaction: a statement saved on every projection batch). That is safe because each
 //! one moves its checkpoint in the same transaction as its rows: a commit
 //! lost to a power cut loses both, and the projection applies those events
 //! again from the log, which stays fully durable. On SQLite the next event
@@ -21,16 +22,20 @@
 use std::ops::Deref;
 use std::sync::Arc;
 
+use sea_orm::sqlx::postgres::PgPoolOptions;
 use sea_orm::sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
-    SqliteTransactionMode, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
+    DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
+    SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// Connections of the read models' SQLite pool: they take turns on the one
 /// write lock, so more would only wait.
 const READ_MODEL_POOL: u32 = 2;
+/// Connections of the read models' PostgreSQL pool: one per projection a
+/// node may run at once.
+const READ_MODEL_POOL_POSTGRES: u32 = 4;
 
 #[derive(Clone)]
 pub struct WriteGate {
@@ -51,10 +56,10 @@ impl WriteGate {
         Self {
             turn: sqlite.then(|| Arc::new(Mutex::new(()))),
             read_model_turn: sqlite.then(|| Arc::new(Mutex::new(()))),
-            read_models: if sqlite {
-                read_model_pool(db)
-            } else {
-                db.clone()
+            read_models: match db.get_database_backend() {
+                DbBackend::Sqlite => read_model_pool(db),
+                DbBackend::Postgres => read_model_pool_postgres(db),
+                _ => db.clone(),
             },
         }
     }
@@ -96,12 +101,7 @@ impl WriteGate {
     /// A write transaction for read-model rows and their checkpoint: it
     /// commits without waiting for the disk (see the module docs).
     pub async fn begin_read_model(&self) -> Result<WriteTxn, DbErr> {
-        let txn = self.begin(&self.read_models).await?;
-        if txn.get_database_backend() == DbBackend::Postgres {
-            txn.execute_unprepared("SET LOCAL synchronous_commit TO OFF")
-                .await?;
-        }
-        Ok(txn)
+        self.begin(&self.read_models).await
     }
 }
 
@@ -136,6 +136,20 @@ fn read_model_pool(db: &DatabaseConnection) -> DatabaseConnection {
         .max_connections(READ_MODEL_POOL)
         .connect_lazy_with(options);
     SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+}
+
+/// The same PostgreSQL database and schema as `db`, on connections that
+/// start with `synchronous_commit = off`.
+fn read_model_pool_postgres(db: &DatabaseConnection) -> DatabaseConnection {
+    let pool = db.get_postgres_connection_pool();
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("synchronous_commit", "off")]);
+    let pool = PgPoolOptions::new()
+        .max_connections(READ_MODEL_POOL_POSTGRES)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with(options);
+    SqlxPostgresConnector::from_sqlx_postgres_pool(pool)
 }
 
 #[cfg(test)]

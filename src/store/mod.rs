@@ -18,6 +18,7 @@ mod json;
 mod plan;
 mod read;
 mod snapshots;
+mod statements;
 mod types;
 mod upcast;
 mod writer;
@@ -52,6 +53,15 @@ pub const MAX_APPEND_EVENTS: usize = 10_000;
 
 fn channel_name(base: &str, namespace: &str) -> String {
     format!("{base}.{namespace}")
+}
+
+/// A database-wide advisory lock key for `name` (FNV-1a), stable across
+/// builds and nodes, so every node of one store computes the same one.
+pub fn advisory_key(name: &str) -> i32 {
+    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    i32::from_ne_bytes(hash.to_ne_bytes())
 }
 
 /// A handle on the store; cheap to clone, shared by everything in a server.
@@ -98,6 +108,7 @@ impl EventStore {
             head: head_tx.clone(),
             events: events.clone(),
             channel: Arc::from(channel_name(HEAD_CHANNEL, &namespace)),
+            lock_key: advisory_key(&namespace),
         };
         let gate = WriteGate::new(&db);
         let writer = writer::spawn(db.clone(), gate.clone(), announce);

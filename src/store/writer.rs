@@ -49,6 +49,8 @@ pub(crate) struct Announce {
     pub events: broadcast::Sender<Arc<[RecordedEvent]>>,
     /// Where each commit's new head is announced to other nodes.
     pub channel: Arc<str>,
+    /// The second key of the append lock: this store's schema.
+    pub lock_key: i32,
 }
 
 /// Starts the writer; it stops when every sender is dropped.
@@ -98,7 +100,7 @@ async fn process(
     let (requests, replies): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|j| (j.request, j.reply)).unzip();
     let started = std::time::Instant::now();
-    match commit_batch(db, gate, &requests, &announce.channel).await {
+    match commit_batch(db, gate, &requests, &announce.channel, announce.lock_key).await {
         Ok(committed) => {
             record(&committed, requests.len(), started);
             publish(announce, &committed);
@@ -113,17 +115,22 @@ async fn process(
             tracing::warn!(error = %err, jobs = requests.len(), "batch commit failed; retrying jobs one by one");
             for (request, reply) in requests.into_iter().zip(replies) {
                 let started = std::time::Instant::now();
-                let outcome =
-                    match commit_batch(db, gate, std::slice::from_ref(&request), &announce.channel)
-                        .await
-                    {
-                        Ok(mut committed) => {
-                            record(&committed, 1, started);
-                            publish(announce, &committed);
-                            committed.outcomes.remove(0)
-                        }
-                        Err(err) => Err(StoreError::Database(err)),
-                    };
+                let outcome = match commit_batch(
+                    db,
+                    gate,
+                    std::slice::from_ref(&request),
+                    &announce.channel,
+                    announce.lock_key,
+                )
+                .await
+                {
+                    Ok(mut committed) => {
+                        record(&committed, 1, started);
+                        publish(announce, &committed);
+                        committed.outcomes.remove(0)
+                    }
+                    Err(err) => Err(StoreError::Database(err)),
+                };
                 let _ = reply.send(outcome);
             }
         }

@@ -445,3 +445,43 @@ async fn a_failed_check_fails_only_its_own_append_in_a_concurrent_batch() {
         assert_eq!(store.stats().await.unwrap().total_events, 16);
     }
 }
+
+/// Events commit durably; read-model transactions need not wait for the
+/// disk (their checkpoint moves with their rows, and the log replays them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_commits_wait_for_the_disk_and_read_model_commits_do_not() {
+    for db in databases().await {
+        let store = db.store().await;
+        let events = store.gate().begin(store.db()).await.unwrap();
+        let events_setting = durability(&*events).await;
+        events.rollback().await.unwrap();
+        let read_models = store.gate().begin_read_model().await.unwrap();
+        let read_models_setting = durability(&*read_models).await;
+        read_models.rollback().await.unwrap();
+        let expected = match db.name {
+            "postgres" => ("on", "off"),
+            _ => ("2", "1"), // FULL, NORMAL
+        };
+        assert_eq!(
+            (events_setting.as_str(), read_models_setting.as_str()),
+            expected,
+            "on {}",
+            db.name
+        );
+    }
+}
+
+/// `synchronous_commit` on PostgreSQL, `PRAGMA synchronous` on SQLite.
+async fn durability<C: sea_orm::ConnectionTrait>(conn: &C) -> String {
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => "SELECT current_setting('synchronous_commit') AS v",
+        _ => "SELECT CAST(synchronous AS TEXT) AS v FROM pragma_synchronous",
+    };
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "v").unwrap()
+}

@@ -22,8 +22,8 @@ use tokio::sync::Mutex;
 
 use crate::store::EventStore;
 
-/// The first key of every projection lock ("CHRN"); the append lock uses
-/// the one-key form, which PostgreSQL keeps apart from the two-key one.
+/// The first key of every projection lock ("CHRN"); the append lock has a
+/// class of its own.
 const LOCK_CLASS: i32 = 0x4348_524E;
 
 /// This node's projection locks.
@@ -68,7 +68,7 @@ impl Leases {
 
     /// The lock key of `name` in this store's schema.
     fn key(&self, name: &str) -> i32 {
-        key(&format!("{}/{name}", self.namespace))
+        crate::store::advisory_key(&format!("{}/{name}", self.namespace))
     }
 
     /// Takes `name`'s lock if no node holds it; `Ok(None)` when another
@@ -164,15 +164,6 @@ impl Leases {
     }
 }
 
-/// A projection's lock key: FNV-1a of its name, stable across builds and
-/// nodes.
-fn key(name: &str) -> i32 {
-    let hash = name.bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    });
-    i32::from_ne_bytes(hash.to_ne_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -183,8 +174,14 @@ mod tests {
             "DailySummary",
             "Users",
         ];
-        let keys: std::collections::HashSet<i32> = names.iter().map(|n| super::key(n)).collect();
+        let keys: std::collections::HashSet<i32> = names
+            .iter()
+            .map(|n| crate::store::advisory_key(n))
+            .collect();
         assert_eq!(keys.len(), names.len());
-        assert_eq!(super::key("a"), super::key("a"));
+        assert_eq!(
+            crate::store::advisory_key("a"),
+            crate::store::advisory_key("a")
+        );
     }
 }
