@@ -13,12 +13,25 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::DbErr;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 pub use checkpoint::{CHANNEL as PROJECTION_CHANNEL, SkippedEvent};
 
 use super::Projection;
 use crate::store::EventStore;
+
+/// How soon a `minPosition` wait on a node that does not run the
+/// projection first reads its row again, and the longest it waits between
+/// two reads.
+const FOLLOWER_FIRST_POLL: Duration = Duration::from_millis(2);
+const FOLLOWER_MAX_POLL: Duration = Duration::from_millis(50);
+
+/// Why a wait ended early: the runner is gone, or the deadline passed
+/// with the projection at this position.
+enum Waited {
+    Stopped,
+    Timeout(i64),
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProjectionState {
@@ -107,6 +120,8 @@ pub(crate) enum Control {
 struct Projector {
     status: watch::Receiver<ProjectionStatus>,
     control: mpsc::Sender<Control>,
+    /// Tells the runner that a reader waits: apply now, do not linger.
+    hurry: Arc<Notify>,
 }
 
 /// The running projections of this node.
@@ -163,8 +178,22 @@ impl Projections {
             let stored = checkpoint::peek(store.db(), name)
                 .await?
                 .unwrap_or_else(checkpoint::Checkpoint::start);
-            let (status, control) = runner::spawn(store.clone(), projection, stored, seat.clone());
-            projectors.insert(name, Projector { status, control });
+            let hurry = Arc::new(Notify::new());
+            let (status, control) = runner::spawn(
+                store.clone(),
+                projection,
+                stored,
+                seat.clone(),
+                hurry.clone(),
+            );
+            projectors.insert(
+                name,
+                Projector {
+                    status,
+                    control,
+                    hurry,
+                },
+            );
             names.push(name);
         }
         Ok(Self {
@@ -293,25 +322,63 @@ impl Projections {
     ) -> Result<(), ProjectionsError> {
         let deadline = tokio::time::Instant::now() + timeout;
         for name in names {
-            let mut status = self.watch(name)?;
-            let reached =
-                tokio::time::timeout_at(deadline, status.wait_for(|s| s.position >= position))
-                    .await
-                    .map(|r| r.map(|_| ()));
-            match reached {
-                Ok(Ok(())) => {}
-                Ok(Err(_)) => return Err(ProjectionsError::Stopped(name.to_string())),
-                Err(_) => {
-                    return Err(ProjectionsError::Timeout {
+            self.wait_one(name, position, deadline)
+                .await
+                .map_err(|reason| match reason {
+                    Waited::Stopped => ProjectionsError::Stopped(name.to_string()),
+                    Waited::Timeout(at) => ProjectionsError::Timeout {
                         name: name.to_string(),
                         position,
-                        at: self.status(name)?.position,
+                        at,
                         waited: timeout,
-                    });
+                    },
+                })?;
+        }
+        Ok(())
+    }
+
+    /// Waits until `name` has applied `position`. On a node that does not
+    /// run it, the row is read again now and then while waiting (2 ms,
+    /// doubling to 50 ms): the running node does not announce every batch.
+    async fn wait_one(
+        &self,
+        name: &str,
+        position: i64,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), Waited> {
+        let projector = self.projector(name).map_err(|_| Waited::Stopped)?;
+        let mut status = projector.status.clone();
+        if status.borrow().position < position {
+            projector.hurry.notify_one();
+        }
+        let mut poll = FOLLOWER_FIRST_POLL;
+        loop {
+            let (at, here) = {
+                let seen = status.borrow_and_update();
+                (seen.position, seen.running_here)
+            };
+            if at >= position {
+                return Ok(());
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(Waited::Timeout(at));
+            }
+            let until = if here {
+                deadline
+            } else {
+                deadline.min(now + poll)
+            };
+            match tokio::time::timeout_at(until, status.changed()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(Waited::Stopped),
+                Err(_) if here => {}
+                Err(_) => {
+                    self.refresh(name);
+                    poll = (poll * 2).min(FOLLOWER_MAX_POLL);
                 }
             }
         }
-        Ok(())
     }
 
     fn projector(&self, name: &str) -> Result<&Projector, ProjectionsError> {

@@ -14,8 +14,9 @@
 //!
 //! Every node runs a runner per projection, but only the one holding the
 //! projection's lock (`lease.rs`) applies; the others follow its
-//! checkpoint row, refreshed when its node announces a change and once a
-//! second, so that their status and read-your-writes waits are current.
+//! checkpoint row, read again when its node announces a change of state,
+//! once a second, and whenever a read-your-writes wait on their node asks
+//! (`Projections::wait_for`).
 //! Operators' changes are made on the row by any node (`control.rs`); the
 //! running node adopts whatever the row says when it differs from what it
 //! last wrote.
@@ -25,7 +26,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::DbErr;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::checkpoint::{self, Checkpoint};
 use super::lease::{Held, Leases};
@@ -43,6 +44,12 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often a follower tries to take the projection over, and the running
 /// node checks that it still holds it: the takeover time after a node dies.
 const LEASE_CHECK: Duration = Duration::from_secs(1);
+/// How long a caught-up projection waits after the head moves before it
+/// reads: the commits that land meanwhile share its transaction, which at
+/// one or a few clients (a commit every few milliseconds) halves the
+/// statements per event. A reader waiting for a position (`minPosition`)
+/// cuts it short.
+const LINGER: Duration = Duration::from_millis(3);
 
 /// What a runner needs to know of its node.
 #[derive(Clone)]
@@ -58,6 +65,7 @@ pub(super) fn spawn(
     projection: Arc<dyn Projection>,
     checkpoint: Checkpoint,
     seat: NodeSeat,
+    hurry: Arc<Notify>,
 ) -> (watch::Receiver<ProjectionStatus>, mpsc::Sender<Control>) {
     let (status_tx, status_rx) = watch::channel(status_of(projection.name(), &checkpoint, false));
     let (control_tx, control_rx) = mpsc::channel(16);
@@ -70,6 +78,7 @@ pub(super) fn spawn(
         failures: 0,
         seat,
         held: None,
+        hurry,
     };
     tokio::spawn(runner.run());
     (status_rx, control_tx)
@@ -100,6 +109,8 @@ struct Runner {
     seat: NodeSeat,
     /// The projection's lock, while this node runs it.
     held: Option<Held>,
+    /// Notified when a reader waits for this projection.
+    hurry: Arc<Notify>,
 }
 
 /// How an apply transaction ended.
@@ -194,7 +205,15 @@ impl Runner {
                     }
                 }
                 _ = lease_check.tick() => self.check_lease().await,
-                changed = head.changed(), if idle => if changed.is_err() { return },
+                changed = head.changed(), if idle => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    tokio::select! {
+                        () = tokio::time::sleep(LINGER) => {}
+                        () = self.hurry.notified() => {}
+                    }
+                }
                 () = tokio::time::sleep(wait) => if idle {
                     // Nothing woke it: look for commits no notification
                     // announced.
@@ -350,7 +369,14 @@ impl Runner {
             ..stored
         };
         checkpoint::save(&*txn, name, &next).await?;
-        checkpoint::announce(&*txn, &self.store, name).await?;
+        if next.state != stored.state {
+            // Only a change of state is announced: a NOTIFY serializes the
+            // commits of every notifying transaction (the append's
+            // included), and each would make every other node read the row
+            // again. Followers learn positions from their periodic read,
+            // and a `minPosition` wait asks for the row while it waits.
+            checkpoint::announce(&*txn, &self.store, name).await?;
+        }
         txn.commit().await?;
         self.checkpoint = next;
         self.publish();

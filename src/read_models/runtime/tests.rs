@@ -32,6 +32,7 @@ fn runner(store: &EventStore, projection: Arc<dyn Projection>, checkpoint: Check
         failures: 0,
         seat,
         held: None,
+        hurry: Arc::new(tokio::sync::Notify::new()),
     }
 }
 
