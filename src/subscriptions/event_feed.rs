@@ -29,8 +29,12 @@ pub fn event_feed(
     after: Option<i64>,
 ) -> impl Stream<Item = Result<RecordedEvent, StoreError>> + Send + 'static {
     let registration = hub.register(filter.clone());
+    // "From now on" is this node's head, not the hub's `through`: the hub
+    // may not have dispatched the last commit yet, and its events are not
+    // new to this subscriber. Deliveries up to `seen` are skipped.
+    let now = registration.through.max(store.head());
     let feed = Feed {
-        seen: after.unwrap_or(registration.through),
+        seen: after.unwrap_or(now),
         store,
         hub,
         filter,
