@@ -39,7 +39,7 @@ const PROBE: Duration = Duration::from_millis(500);
 const SLOW_DISK_COMMIT: Duration = Duration::from_millis(1);
 const ACCOUNTS: usize = 1_000;
 const HOT_ACCOUNT: &str = "hot";
-const CLIENTS: [usize; 3] = [1, 8, 64];
+const CLIENTS: [usize; 4] = [1, 8, 64, 256];
 /// What a plain cqrs-es + postgres-es service did at 8 and 1 tasks on this
 /// kind of machine, as measured by the author (not runnable here).
 const CQRS_ES_8: f64 = 1_240.0;

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each bench uses a part of the support it shares
 //! What a bench reads off its own process: settings from the environment
 //! and resident memory.
 
