@@ -17,6 +17,10 @@
 #   CHRONICLE_BIN         the server (default $HOME/.cache/chronicle/target/release/chronicle;
 #                         built with `cargo build --release --locked` when missing)
 #   RESULTS               the JSON-lines file (default /tmp/peers-<timestamp>.jsonl)
+#   CHRONICLE_URL_OPTIONS added to Chronicle's database URL (default sslmode=disable:
+#                         the peer's sqlx is built without TLS, so neither side
+#                         encrypts its loopback connections; "" keeps sqlx's
+#                         default, sslmode=prefer, which uses TLS when the server offers it)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -43,6 +47,15 @@ if [[ "${url_base#*://}" != */* ]]; then
 fi
 url_prefix="${url_base%/*}"
 db_url() { printf '%s/%s%s' "$url_prefix" "$1" "$url_query"; }
+CHRONICLE_URL_OPTIONS="${CHRONICLE_URL_OPTIONS-sslmode=disable}"
+chronicle_db_url() {
+    local url
+    url="$(db_url "$1")"
+    if [[ -n "$CHRONICLE_URL_OPTIONS" ]]; then
+        if [[ "$url" == *\?* ]]; then url="$url&$CHRONICLE_URL_OPTIONS"; else url="$url?$CHRONICLE_URL_OPTIONS"; fi
+    fi
+    printf '%s' "$url"
+}
 
 work="$(mktemp -d)"
 databases=()
@@ -117,7 +130,7 @@ run_chronicle() { # round disk clients
     local db="chron_peers_${stamp//-/_}_$$_c_$1_$3"
     create_db "$db"
     local log="$work/server-$1-$3.log"
-    "$CHRONICLE_BIN" serve --listen 127.0.0.1:0 --database-url "$(db_url "$db")" \
+    "$CHRONICLE_BIN" serve --listen 127.0.0.1:0 --database-url "$(chronicle_db_url "$db")" \
         --log-format text >"$log" 2>&1 &
     server_pid=$!
     local addr="" i

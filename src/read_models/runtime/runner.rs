@@ -45,11 +45,14 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// node checks that it still holds it: the takeover time after a node dies.
 const LEASE_CHECK: Duration = Duration::from_secs(1);
 /// How long a caught-up projection waits after the head moves before it
-/// reads: the commits that land meanwhile share its transaction, which at
-/// one or a few clients (a commit every few milliseconds) halves the
-/// statements per event. A reader waiting for a position (`minPosition`)
-/// cuts it short.
-const LINGER: Duration = Duration::from_millis(3);
+/// reads: the commits that land meanwhile share its transaction (at one
+/// client, a commit every 3-4 ms, two or three of them). A reader waiting
+/// for a position (`minPosition`) cuts it short, so read-your-writes pays
+/// nothing for it; readers that do not ask see a write up to this much
+/// later. Against 3 ms it used 8-10 % less of the server's CPU per command
+/// at one and eight clients in two runs each, a difference close to the
+/// runs' spread (BENCHMARKS.md).
+const LINGER: Duration = Duration::from_millis(10);
 
 /// What a runner needs to know of its node.
 #[derive(Clone)]
