@@ -40,13 +40,13 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 #[path = "support/histogram.rs"]
 mod histogram;
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/ws.rs"]
+mod ws;
 use histogram::Histogram;
 use process::{env_or, mb, rss};
 
@@ -143,20 +143,7 @@ async fn connect(
     counters: Arc<Counters>,
     mut stop: watch::Receiver<bool>,
 ) -> BenchResult<tokio::task::JoinHandle<Histogram>> {
-    let mut request = format!("ws://{addr}/graphql/ws").into_client_request()?;
-    request.headers_mut().insert(
-        "Sec-WebSocket-Protocol",
-        HeaderValue::from_static("graphql-transport-ws"),
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
-    ws.send(Message::text(
-        json!({ "type": "connection_init" }).to_string(),
-    ))
-    .await?;
-    match ws.next().await {
-        Some(Ok(Message::Text(text))) if text.contains("connection_ack") => {}
-        other => return Err(format!("expected connection_ack, got {other:?}").into()),
-    }
+    let mut ws = ws::connect(&format!("ws://{addr}/graphql/ws")).await?;
     for id in 0..subscriptions {
         let filter = match mode {
             Mode::All => json!(null),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::DbErr;
-use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 
 pub use checkpoint::{CHANNEL as PROJECTION_CHANNEL, SkippedEvent};
 
@@ -120,8 +120,6 @@ pub(crate) enum Control {
 struct Projector {
     status: watch::Receiver<ProjectionStatus>,
     control: mpsc::Sender<Control>,
-    /// Tells the runner that a reader waits: apply now, do not linger.
-    hurry: Arc<Notify>,
 }
 
 /// The running projections of this node.
@@ -178,22 +176,8 @@ impl Projections {
             let stored = checkpoint::peek(store.db(), name)
                 .await?
                 .unwrap_or_else(checkpoint::Checkpoint::start);
-            let hurry = Arc::new(Notify::new());
-            let (status, control) = runner::spawn(
-                store.clone(),
-                projection,
-                stored,
-                seat.clone(),
-                hurry.clone(),
-            );
-            projectors.insert(
-                name,
-                Projector {
-                    status,
-                    control,
-                    hurry,
-                },
-            );
+            let (status, control) = runner::spawn(store.clone(), projection, stored, seat.clone());
+            projectors.insert(name, Projector { status, control });
             names.push(name);
         }
         Ok(Self {
@@ -346,11 +330,7 @@ impl Projections {
         position: i64,
         deadline: tokio::time::Instant,
     ) -> Result<(), Waited> {
-        let projector = self.projector(name).map_err(|_| Waited::Stopped)?;
-        let mut status = projector.status.clone();
-        if status.borrow().position < position {
-            projector.hurry.notify_one();
-        }
+        let mut status = self.watch(name).map_err(|_| Waited::Stopped)?;
         let mut poll = FOLLOWER_FIRST_POLL;
         loop {
             let (at, here) = {

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sea_orm::DbErr;
-use tokio::sync::{Notify, mpsc, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::checkpoint::{self, Checkpoint};
 use super::lease::{Held, Leases};
@@ -44,15 +44,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often a follower tries to take the projection over, and the running
 /// node checks that it still holds it: the takeover time after a node dies.
 const LEASE_CHECK: Duration = Duration::from_secs(1);
-/// How long a caught-up projection waits after the head moves before it
-/// reads: the commits that land meanwhile share its transaction (at one
-/// client, a commit every 3-4 ms, two or three of them). A reader waiting
-/// for a position (`minPosition`) cuts it short, so read-your-writes pays
-/// nothing for it; readers that do not ask see a write up to this much
-/// later. Against 3 ms it used 8-10 % less of the server's CPU per command
-/// at one and eight clients in two runs each, a difference close to the
-/// runs' spread (BENCHMARKS.md).
-const LINGER: Duration = Duration::from_millis(10);
 
 /// What a runner needs to know of its node.
 #[derive(Clone)]
@@ -68,7 +59,6 @@ pub(super) fn spawn(
     projection: Arc<dyn Projection>,
     checkpoint: Checkpoint,
     seat: NodeSeat,
-    hurry: Arc<Notify>,
 ) -> (watch::Receiver<ProjectionStatus>, mpsc::Sender<Control>) {
     let (status_tx, status_rx) = watch::channel(status_of(projection.name(), &checkpoint, false));
     let (control_tx, control_rx) = mpsc::channel(16);
@@ -81,7 +71,6 @@ pub(super) fn spawn(
         failures: 0,
         seat,
         held: None,
-        hurry,
     };
     tokio::spawn(runner.run());
     (status_rx, control_tx)
@@ -112,8 +101,6 @@ struct Runner {
     seat: NodeSeat,
     /// The projection's lock, while this node runs it.
     held: Option<Held>,
-    /// Notified when a reader waits for this projection.
-    hurry: Arc<Notify>,
 }
 
 /// How an apply transaction ended.
@@ -208,15 +195,7 @@ impl Runner {
                     }
                 }
                 _ = lease_check.tick() => self.check_lease().await,
-                changed = head.changed(), if idle => {
-                    if changed.is_err() {
-                        return;
-                    }
-                    tokio::select! {
-                        () = tokio::time::sleep(LINGER) => {}
-                        () = self.hurry.notified() => {}
-                    }
-                }
+                changed = head.changed(), if idle => if changed.is_err() { return },
                 () = tokio::time::sleep(wait) => if idle {
                     // Nothing woke it: look for commits no notification
                     // announced.

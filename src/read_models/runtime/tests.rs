@@ -32,7 +32,6 @@ fn runner(store: &EventStore, projection: Arc<dyn Projection>, checkpoint: Check
         failures: 0,
         seat,
         held: None,
-        hurry: Arc::new(tokio::sync::Notify::new()),
     }
 }
 

@@ -16,35 +16,45 @@ use crate::peer::account_id;
 const DEPOSIT: &str = "mutation($in: DepositInput!) { deposit(input: $in) { version } }";
 const OPEN: &str = "mutation($in: OpenAccountInput!) { openAccount(input: $in) { version } }";
 
+/// Drives a running Chronicle server over GraphQL.
+#[derive(clap::Args)]
 pub struct Args {
+    /// The server's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long)]
     pub url: String,
-    pub clients: usize,
-    pub seconds: f64,
-    pub accounts: usize,
+    #[command(flatten)]
+    pub load: crate::drive::Load,
+    /// The server's process id, to report its CPU time per 1,000 commands.
+    #[arg(long)]
     pub pid: Option<u32>,
 }
 
 pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
     let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.clients.max(256) * 2)
+        .pool_max_idle_per_host(args.load.clients.max(256) * 2)
         .tcp_nodelay(true)
         .timeout(Duration::from_secs(60))
         .build()?;
     let endpoint: Arc<str> = format!("{}/graphql", args.url.trim_end_matches('/')).into();
 
-    open_accounts(&http, &endpoint, args.accounts).await?;
+    open_accounts(&http, &endpoint, args.load.accounts).await?;
 
     let cpu_before = args.pid.map(cpu_seconds).transpose()?;
     let (client, url) = (http.clone(), endpoint.clone());
-    let mut run = drive(args.clients, args.seconds, args.accounts, move |k| {
-        let (http, url) = (client.clone(), url.clone());
-        async move { deposit(&http, &url, k).await }
-    })
+    let mut run = drive(
+        args.load.clients,
+        args.load.seconds,
+        args.load.accounts,
+        move |k| {
+            let (http, url) = (client.clone(), url.clone());
+            async move { deposit(&http, &url, k).await }
+        },
+    )
     .await;
     let cpu_after = args.pid.map(cpu_seconds).transpose()?;
     run.report_errors();
 
-    let mut line = run.summary("chronicle", args.clients, args.accounts);
+    let mut line = run.summary("chronicle", args.load.clients, args.load.accounts);
     if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
         let cpu = after - before;
         line["server_cpu_s"] = json!(round(cpu, 3));

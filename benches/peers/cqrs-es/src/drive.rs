@@ -12,6 +12,21 @@ use rand::{Rng, SeedableRng};
 use serde_json::{Value, json};
 
 /// What one command came to.
+/// How much load a run puts on: shared by both systems' subcommands.
+#[derive(clap::Args, Clone, Copy)]
+pub struct Load {
+    /// Concurrent clients, each sending its next deposit once the last one
+    /// answered.
+    #[arg(long, default_value_t = 8)]
+    pub clients: usize,
+    /// Length of the timed run.
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// Accounts opened before the run; deposits go to random ones.
+    #[arg(long, default_value_t = 1000)]
+    pub accounts: usize,
+}
+
 pub struct Done {
     /// Optimistic-concurrency conflicts met on the way (each one retried,
     /// or the last one the error).

@@ -18,12 +18,20 @@ use crate::drive::{Done, drive};
 
 const SCHEMA: &str = include_str!("schema.sql");
 
+/// The account aggregate on cqrs-es + postgres-es, in this process.
+/// Creates postgres-es's tables in the database, which must be empty.
+#[derive(clap::Args)]
 pub struct Args {
+    #[arg(long)]
     pub database_url: String,
-    pub clients: usize,
-    pub seconds: f64,
-    pub accounts: usize,
+    #[command(flatten)]
+    pub load: crate::drive::Load,
+    /// Connections in the sqlx pool (Chronicle's default is 16).
+    #[arg(long, default_value_t = 16)]
     pub pool: u32,
+    /// How many times a deposit that meets a conflict is sent again
+    /// (cqrs-es itself never retries; 0 counts each conflict as an error).
+    #[arg(long, default_value_t = 0)]
     pub retry_conflicts: u32,
 }
 
@@ -42,18 +50,23 @@ pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
         .map_err(|e| format!("creating the postgres-es tables (is the database fresh?): {e}"))?;
     let cqrs: Arc<PostgresCqrs<Account>> = Arc::new(postgres_cqrs(pool.clone(), vec![], ()));
 
-    open_accounts(&cqrs, args.accounts, args.pool as usize).await?;
+    open_accounts(&cqrs, args.load.accounts, args.pool as usize).await?;
 
     let retries = args.retry_conflicts;
     let framework = cqrs.clone();
-    let mut run = drive(args.clients, args.seconds, args.accounts, move |k| {
-        let cqrs = framework.clone();
-        async move { deposit(&cqrs, &account_id(k), retries).await }
-    })
+    let mut run = drive(
+        args.load.clients,
+        args.load.seconds,
+        args.load.accounts,
+        move |k| {
+            let cqrs = framework.clone();
+            async move { deposit(&cqrs, &account_id(k), retries).await }
+        },
+    )
     .await;
     run.report_errors();
     pool.close().await;
-    Ok(run.summary("cqrs-es", args.clients, args.accounts))
+    Ok(run.summary("cqrs-es", args.load.clients, args.load.accounts))
 }
 
 /// A deposit of 1.00; on a conflict, again up to `retries` more times.
