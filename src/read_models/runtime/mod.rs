@@ -306,7 +306,8 @@ impl Projections {
     ) -> Result<(), ProjectionsError> {
         let deadline = tokio::time::Instant::now() + timeout;
         for name in names {
-            self.wait_one(name, position, deadline)
+            let status = self.watch(name)?;
+            self.wait_one(name, status, position, deadline)
                 .await
                 .map_err(|reason| match reason {
                     Waited::Stopped => ProjectionsError::Stopped(name.to_string()),
@@ -327,10 +328,10 @@ impl Projections {
     async fn wait_one(
         &self,
         name: &str,
+        mut status: watch::Receiver<ProjectionStatus>,
         position: i64,
         deadline: tokio::time::Instant,
     ) -> Result<(), Waited> {
-        let mut status = self.watch(name).map_err(|_| Waited::Stopped)?;
         let mut poll = FOLLOWER_FIRST_POLL;
         loop {
             let (at, here) = {
