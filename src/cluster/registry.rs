@@ -2,14 +2,19 @@
 //! the projections it runs) every [`HEARTBEAT`], and deletes it when it
 //! stops cleanly; a node whose row is older than [`LIVE_FOR`] is taken for
 //! dead (killed, or cut off from the database) and is not listed.
+//!
+//! On PostgreSQL both the beat and the age are the database's clock
+//! (`now()`), so nodes whose clocks disagree still see each other; SQLite
+//! has one node, and its clock.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use entity::nodes as row;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QueryOrder,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -105,14 +110,29 @@ impl Registry {
             )
             .exec_without_returning(&self.db)
             .await?;
+        if self.db.get_database_backend() == DbBackend::Postgres {
+            row::Entity::update_many()
+                .col_expr(C::LastSeenAt, Expr::cust("now()"))
+                .filter(C::Id.eq(me.id.clone()))
+                .exec(&self.db)
+                .await?;
+        }
         Ok(())
     }
 
     /// The nodes seen within [`LIVE_FOR`], by id.
     pub async fn live(db: &DatabaseConnection) -> Result<Vec<LiveNode>, DbErr> {
-        let since = Utc::now() - chrono::Duration::from_std(LIVE_FOR).unwrap_or_default();
+        let seen_within = if db.get_database_backend() == DbBackend::Postgres {
+            Expr::col(row::Column::LastSeenAt).gt(Expr::cust(format!(
+                "now() - interval '{} milliseconds'",
+                LIVE_FOR.as_millis()
+            )))
+        } else {
+            let since = Utc::now() - chrono::Duration::from_std(LIVE_FOR).unwrap_or_default();
+            Expr::col(row::Column::LastSeenAt).gt(since)
+        };
         let rows = row::Entity::find()
-            .filter(row::Column::LastSeenAt.gt(since))
+            .filter(seen_within)
             .order_by_asc(row::Column::Id)
             .all(db)
             .await?;
