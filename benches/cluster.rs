@@ -25,7 +25,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use chronicle::{ExpectedVersion, NewEvent, StreamId};
 use futures::{SinkExt, StreamExt, TryStreamExt};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::{Value, json};
@@ -37,6 +36,8 @@ mod databases;
 mod histogram;
 #[path = "support/nodes.rs"]
 mod nodes;
+#[path = "support/pipeline.rs"]
+mod pipeline;
 #[path = "support/process.rs"]
 mod process;
 #[path = "support/ws.rs"]
@@ -282,57 +283,6 @@ async fn commands(
     Ok(())
 }
 
-/// The global order's ceiling: `stores` in-process stores (each its own
-/// pool and writer, like a node) appending through the one advisory lock.
-async fn pipeline(base: &str, trial: Duration) -> BenchResult<()> {
-    println!("\n## pipeline: appends through the one advisory lock, {trial:?} per trial");
-    for (stores, writers, events) in [(1, 64, 1), (3, 64, 1), (1, 8, 100), (3, 9, 100)] {
-        let db = TestDb::postgres(base).await;
-        let mut all = Vec::new();
-        for _ in 0..stores {
-            all.push(Arc::new(db.store().await));
-        }
-        let started = Instant::now();
-        let tasks = (0..writers).map(|w| {
-            let store = all[w % stores].clone();
-            tokio::spawn(async move {
-                let (mut version, mut latency) = (0i64, Histogram::default());
-                let stream = StreamId::parse(format!("bench-{w}")).expect("a stream id");
-                while started.elapsed() < trial {
-                    let expected = match version {
-                        0 => ExpectedVersion::NoStream,
-                        v => ExpectedVersion::Exact(v),
-                    };
-                    let batch = (0..events)
-                        .map(|i| NewEvent::new("BenchEvent", json!({ "seq": version + i })))
-                        .collect();
-                    let sent = Instant::now();
-                    store
-                        .append(stream.clone(), expected, batch)
-                        .await
-                        .expect("append");
-                    latency.record(sent.elapsed().as_micros() as u64);
-                    version += events;
-                }
-                latency
-            })
-        });
-        let mut latency = Histogram::default();
-        for task in futures::future::join_all(tasks).await {
-            latency.merge(&task?);
-        }
-        let appends = latency.total as f64 / started.elapsed().as_secs_f64();
-        println!(
-            "{stores} store(s), {writers} writers, {events:>3}-event appends: {appends:>7.0} appends/s \
-             = {:>7.0} events/s  p50 {:.2} ms  p99 {:.2} ms",
-            appends * events as f64,
-            latency.quantile_ms(0.5),
-            latency.quantile_ms(0.99),
-        );
-    }
-    Ok(())
-}
-
 /// A graphql-transport-ws subscription on `url`'s node.
 async fn subscribe(url: &str, query: &str) -> BenchResult<ws::Socket> {
     let mut socket = ws::connect(&format!("{}/graphql/ws", url.replacen("http", "ws", 1))).await?;
@@ -493,7 +443,7 @@ async fn main() -> BenchResult<()> {
         commands(&base, &http, rounds, trial).await?;
     }
     if runs("pipeline") {
-        pipeline(&base, trial).await?;
+        pipeline::run(&base, trial).await?;
     }
     if runs("delivery") || runs("takeover") {
         let db = TestDb::postgres(&base).await;

@@ -111,6 +111,8 @@ impl Registry {
             .exec_without_returning(&self.db)
             .await?;
         if self.db.get_database_backend() == DbBackend::Postgres {
+            // The upsert takes values, not expressions: the beat's time is
+            // then set from the database's clock.
             row::Entity::update_many()
                 .col_expr(C::LastSeenAt, Expr::cust("now()"))
                 .filter(C::Id.eq(me.id.clone()))

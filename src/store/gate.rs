@@ -13,11 +13,12 @@
 //! Read models commit without waiting for the disk (SQLite's
 //! `synchronous = NORMAL`, PostgreSQL's `synchronous_commit = off`, each
 //! set once per connection of the read models' own pool, not per
-//! transaction: a statement saved on every projection batch). That is safe because each
-//! one moves its checkpoint in the same transaction as its rows: a commit
-//! lost to a power cut loses both, and the projection applies those events
-//! again from the log, which stays fully durable. On SQLite the next event
-//! commit's fsync covers the read models' earlier WAL frames anyway.
+//! transaction: a statement saved on every projection batch). That is
+//! safe because each one moves its checkpoint in the same transaction as
+//! its rows: a commit lost to a power cut loses both, and the projection
+//! applies those events again from the log, which stays fully durable.
+//! On SQLite the next event commit's fsync covers the read models' earlier
+//! WAL frames anyway.
 
 use std::ops::Deref;
 use std::sync::Arc;
