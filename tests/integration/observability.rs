@@ -294,7 +294,17 @@ async fn a_request_id_is_echoed_or_made_and_health_answers_json_when_asked() {
 
         let health = json_at(&server, "/health").await;
         assert_eq!(health, json!({ "status": "ok" }));
-        let ready = json_at(&server, "/ready").await;
+        // A node is unready until its LISTEN connection is up (PostgreSQL),
+        // which may take a moment after start-up.
+        let started = std::time::Instant::now();
+        let ready = loop {
+            let ready = json_at(&server, "/ready").await;
+            if ready["status"] == "ready" || started.elapsed() > std::time::Duration::from_secs(10)
+            {
+                break ready;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
         assert_eq!(ready["status"], "ready", "{}: {ready}", db.name);
         assert_eq!(ready["database"]["status"], "up");
         assert_eq!(
