@@ -6,9 +6,11 @@
 //!
 //! The projections run in `runtime/`: one task each, reading the log after
 //! its checkpoint in batches, applying a batch to its table and advancing
-//! its checkpoint in the same transaction, and sleeping until the store's
-//! head moves. Delivery is at least once; the checkpoint read inside that
-//! transaction makes a redelivered batch a no-op.
+//! its checkpoint in the same transaction. Once caught up, a projection
+//! hands its batches to the node's joint turn (`runtime/turn.rs`), which
+//! applies every caught-up projection's share of each new stretch of the
+//! log in one transaction. Delivery is at least once; the checkpoint read
+//! inside that transaction makes a redelivered batch a no-op.
 
 pub mod account_balances;
 pub mod daily_summary;

@@ -86,12 +86,12 @@ impl WriteGate {
         Ok(WriteTxn { txn, _turn: turn })
     }
 
-    /// On SQLite, one projection at a time: it takes this before reading
-    /// its next batch and holds it until that batch commits. So the event
-    /// writer waits behind at most one read-model transaction, not one per
-    /// projection, and a projection that waited for its turn reads the
-    /// events that arrived meanwhile in the same batch (fewer, larger
-    /// transactions under load).
+    /// On SQLite, one read-model transaction at a time (a projection's own,
+    /// or the joint turn's for every caught-up one): it takes this before
+    /// reading its next batch and holds it until that batch commits. So the
+    /// event writer waits behind at most one read-model transaction, and
+    /// whoever waited for the turn reads the events that arrived meanwhile
+    /// in the same batch (fewer, larger transactions under load).
     pub async fn read_model_turn(&self) -> Option<OwnedMutexGuard<()>> {
         match &self.read_model_turn {
             Some(turn) => Some(turn.clone().lock_owned().await),

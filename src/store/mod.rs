@@ -258,6 +258,19 @@ impl EventStore {
             .await
     }
 
+    /// The events of any of `categories` with `after < position <= until`
+    /// (one read for all the projections of a turn).
+    pub async fn read_categories_until(
+        &self,
+        after: i64,
+        until: i64,
+        categories: &[&str],
+        limit: u64,
+    ) -> Result<Vec<RecordedEvent>, StoreError> {
+        self.current(read::categories(&self.db, after, until, categories, limit).await?)
+            .await
+    }
+
     pub async fn event(&self, id: Uuid) -> Result<Option<RecordedEvent>, StoreError> {
         match read::event(&self.db, id).await? {
             Some(event) => Ok(self.current(vec![event]).await?.pop()),

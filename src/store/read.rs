@@ -46,24 +46,50 @@ impl LogFilter {
             cond = cond.add(events::Column::StreamId.eq(stream.clone()));
         }
         if let Some(category) = &self.category {
-            // A category never contains '-', but it may contain LIKE's own
-            // wildcards, which must match themselves.
-            let escaped = category
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_");
-            let pattern = LikeExpr::new(format!("{escaped}-%")).escape('\\');
-            cond = cond.add(
-                Condition::any()
-                    .add(Expr::col(events::Column::StreamId).like(pattern))
-                    .add(events::Column::StreamId.eq(category.clone())),
-            );
+            cond = cond.add(in_category(category));
         }
         if !self.types.is_empty() {
             cond = cond.add(events::Column::EventType.is_in(self.types.clone()));
         }
         cond
     }
+}
+
+/// The events of streams in `category` (`account-…`, or the stream named
+/// just `account`).
+fn in_category(category: &str) -> Condition {
+    // A category never contains '-', but it may contain LIKE's own
+    // wildcards, which must match themselves.
+    let escaped = category
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = LikeExpr::new(format!("{escaped}-%")).escape('\\');
+    Condition::any()
+        .add(Expr::col(events::Column::StreamId).like(pattern))
+        .add(events::Column::StreamId.eq(category))
+}
+
+/// The events of any of `categories` in `after < position <= until`.
+pub(crate) async fn categories(
+    db: &DatabaseConnection,
+    after: i64,
+    until: i64,
+    categories: &[&str],
+    limit: u64,
+) -> Result<Vec<RecordedEvent>, DbErr> {
+    let cond = categories
+        .iter()
+        .fold(Condition::any(), |cond, c| cond.add(in_category(c)));
+    let rows = events::Entity::find()
+        .filter(events::Column::Position.gt(after))
+        .filter(events::Column::Position.lte(until))
+        .filter(cond)
+        .order_by(events::Column::Position, Order::Asc)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(RecordedEvent::from).collect())
 }
 
 pub(crate) async fn stream(

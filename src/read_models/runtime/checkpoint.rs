@@ -3,7 +3,12 @@
 use chrono::{DateTime, Utc};
 use entity::projection_checkpoints as cp;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QuerySelect};
+use std::collections::HashMap;
+
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use serde::{Deserialize, Serialize};
 
 use super::ProjectionState;
@@ -71,9 +76,31 @@ async fn read<C: ConnectionTrait>(
     if lock && conn.get_database_backend() == sea_orm::DbBackend::Postgres {
         query = query.lock_exclusive();
     }
-    let Some(m) = query.one(conn).await? else {
-        return Ok(None);
-    };
+    query.one(conn).await?.map(from_row).transpose()
+}
+
+/// The stored checkpoints of `names`, locked like [`load`]'s, in name
+/// order (so two transactions that lock several take them in one order).
+pub async fn load_many<C: ConnectionTrait>(
+    conn: &C,
+    names: &[&str],
+) -> Result<HashMap<String, Checkpoint>, DbErr> {
+    let mut query = cp::Entity::find()
+        .filter(cp::Column::Name.is_in(names.iter().copied()))
+        .order_by_asc(cp::Column::Name);
+    if conn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        query = query.lock_exclusive();
+    }
+    query
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|m| Ok((m.name.clone(), from_row(m)?)))
+        .collect()
+}
+
+fn from_row(m: cp::Model) -> Result<Checkpoint, DbErr> {
+    let name = &m.name;
     let skipped = match m.skipped_events {
         None => Vec::new(),
         Some(json) => serde_json::from_value(json).map_err(|err| {
@@ -82,7 +109,7 @@ async fn read<C: ConnectionTrait>(
             ))
         })?,
     };
-    Ok(Some(Checkpoint {
+    Ok(Checkpoint {
         position: m.position,
         state: ProjectionState::parse(&m.status)?,
         events_processed: m.events_processed,
@@ -92,7 +119,7 @@ async fn read<C: ConnectionTrait>(
         updated_at: m.updated_at,
         lease_epoch: m.lease_epoch,
         lease_node: m.lease_node,
-    }))
+    })
 }
 
 /// The channel on which a node says it changed a projection's row (an
@@ -123,25 +150,23 @@ pub async fn save<C: ConnectionTrait>(
     name: &str,
     checkpoint: &Checkpoint,
 ) -> Result<(), DbErr> {
+    save_many(conn, &[(name, checkpoint)]).await
+}
+
+/// Writes several checkpoints in one statement.
+pub async fn save_many<C: ConnectionTrait>(
+    conn: &C,
+    checkpoints: &[(&str, &Checkpoint)],
+) -> Result<(), DbErr> {
     use cp::Column as C;
-    let skipped = if checkpoint.skipped.is_empty() {
-        None
-    } else {
-        Some(serde_json::to_value(&checkpoint.skipped).map_err(|e| DbErr::Json(e.to_string()))?)
-    };
-    let row = cp::ActiveModel {
-        name: Set(name.to_owned()),
-        position: Set(checkpoint.position),
-        status: Set(checkpoint.state.stored().to_owned()),
-        events_processed: Set(checkpoint.events_processed),
-        last_error: Set(checkpoint.last_error.clone()),
-        failed_position: Set(checkpoint.failed_position),
-        updated_at: Set(checkpoint.updated_at),
-        skipped_events: Set(skipped),
-        lease_epoch: Set(checkpoint.lease_epoch),
-        lease_node: Set(checkpoint.lease_node.clone()),
-    };
-    cp::Entity::insert(row)
+    if checkpoints.is_empty() {
+        return Ok(());
+    }
+    let rows = checkpoints
+        .iter()
+        .map(|(name, checkpoint)| to_row(name, checkpoint))
+        .collect::<Result<Vec<_>, _>>()?;
+    cp::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(C::Name)
                 .update_columns([
@@ -160,4 +185,24 @@ pub async fn save<C: ConnectionTrait>(
         .exec_without_returning(conn)
         .await?;
     Ok(())
+}
+
+fn to_row(name: &str, checkpoint: &Checkpoint) -> Result<cp::ActiveModel, DbErr> {
+    let skipped = if checkpoint.skipped.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_value(&checkpoint.skipped).map_err(|e| DbErr::Json(e.to_string()))?)
+    };
+    Ok(cp::ActiveModel {
+        name: Set(name.to_owned()),
+        position: Set(checkpoint.position),
+        status: Set(checkpoint.state.stored().to_owned()),
+        events_processed: Set(checkpoint.events_processed),
+        last_error: Set(checkpoint.last_error.clone()),
+        failed_position: Set(checkpoint.failed_position),
+        updated_at: Set(checkpoint.updated_at),
+        skipped_events: Set(skipped),
+        lease_epoch: Set(checkpoint.lease_epoch),
+        lease_node: Set(checkpoint.lease_node.clone()),
+    })
 }

@@ -1,11 +1,15 @@
 //! Running the projections: one task per projection (`runner.rs`), its
-//! checkpoint row (`checkpoint.rs`), and [`Projections`], this node's handle
-//! on them (status, pause, resume, skip, rebuild, read-your-writes waits).
+//! checkpoint row (`checkpoint.rs`), what a batch does to it
+//! (`advance.rs`), the joint turn that applies the caught-up ones together
+//! (`turn.rs`), and [`Projections`], this node's handle on them (status,
+//! pause, resume, skip, rebuild, read-your-writes waits).
 
+mod advance;
 mod checkpoint;
 mod control;
 mod lease;
 mod runner;
+mod turn;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +23,13 @@ pub use checkpoint::{CHANNEL as PROJECTION_CHANNEL, SkippedEvent};
 
 use super::Projection;
 use crate::store::EventStore;
+
+/// Events per transaction: large enough to amortize the commit, small
+/// enough that a status change is seen within a few milliseconds.
+const BATCH: u64 = 500;
+/// Another node's appends do not wake this node's head watch (until it
+/// listens for them), so an idle projector still looks now and then.
+const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// How soon a `minPosition` wait on a node that does not run the
 /// projection first reads its row again, and the longest it waits between
@@ -168,6 +179,7 @@ impl Projections {
             id: Arc::from(node_id),
             may_run,
             leases: leases.clone(),
+            turns: turn::Turns::start(store.clone()),
         };
         let mut projectors = HashMap::new();
         let mut names = Vec::new();

@@ -1,8 +1,9 @@
 //! One projection's task: read a batch of its category's events after the
 //! checkpoint, apply it and move the checkpoint in one transaction,
-//! repeat; sleep until the head moves; obey pause, resume, skip and
-//! rebuild; on a failing event, stop there, report FAILED with its
-//! position, and retry with backoff.
+//! repeat; once caught up, leave the batches to the node's joint turn
+//! (`turn.rs`) until a control or a failure needs the runner; obey pause,
+//! resume, skip and rebuild; on a failing event, stop there, report FAILED
+//! with its position, and retry with backoff.
 //!
 //! The checkpoint moves over the whole log, not only over the events the
 //! projection reads: a batch reads up to the head it saw, and when it is
@@ -28,18 +29,15 @@ use chrono::Utc;
 use sea_orm::DbErr;
 use tokio::sync::{mpsc, watch};
 
+use super::advance::{Advance, advance};
 use super::checkpoint::{self, Checkpoint};
 use super::lease::{Held, Leases};
+use super::turn::Turns;
+use super::{BATCH, IDLE_POLL};
 use super::{Control, ProjectionState, ProjectionStatus, control};
 use crate::read_models::{Projection, ProjectionError};
 use crate::store::{EventStore, LogFilter, RecordedEvent};
 
-/// Events per transaction: large enough to amortize the commit, small
-/// enough that a status change is seen within a few milliseconds.
-const BATCH: u64 = 500;
-/// Another node's appends do not wake this node's head watch (until it
-/// listens for them), so an idle projector still looks now and then.
-const IDLE_POLL: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// How often a follower tries to take the projection over, and the running
 /// node checks that it still holds it: the takeover time after a node dies.
@@ -52,6 +50,8 @@ pub(super) struct NodeSeat {
     /// False on an API-only node: it follows, never runs.
     pub may_run: bool,
     pub leases: Leases,
+    /// Where its batches go while it is caught up.
+    pub turns: Turns,
 }
 
 pub(super) fn spawn(
@@ -181,6 +181,12 @@ impl Runner {
                 }
                 Err(failure) => Next::Retry(self.fail(failure).await),
             };
+            if matches!(next, Next::Idle) && self.may_join() {
+                if !self.joined(&mut lease_check).await {
+                    return;
+                }
+                continue;
+            }
             let (idle, wait) = match next {
                 Next::Continue => (false, Duration::ZERO),
                 Next::Idle => (true, IDLE_POLL),
@@ -308,61 +314,40 @@ impl Runner {
         let stored = checkpoint::load(&*txn, name)
             .await?
             .unwrap_or_else(Checkpoint::start);
-        if stored.lease_epoch != self.checkpoint.lease_epoch {
-            txn.rollback().await?;
-            return Ok(Applied::Fenced);
+        match advance(&self.checkpoint, stored, events.to_vec(), through, more) {
+            Advance::Fenced => {
+                txn.rollback().await?;
+                Ok(Applied::Fenced)
+            }
+            Advance::Adopt(row) => {
+                txn.rollback().await?;
+                self.adopt(row);
+                Ok(Applied::Adopted)
+            }
+            Advance::Already(row) => {
+                txn.rollback().await?;
+                self.checkpoint.position = row.position;
+                self.checkpoint.events_processed = row.events_processed;
+                Ok(Applied::Committed)
+            }
+            Advance::Apply {
+                fresh,
+                next,
+                announce,
+            } => {
+                if !fresh.is_empty() {
+                    self.projection.apply(&txn, &fresh).await?;
+                }
+                checkpoint::save(&*txn, name, &next).await?;
+                if announce {
+                    checkpoint::announce(&*txn, &self.store, name).await?;
+                }
+                txn.commit().await?;
+                self.checkpoint = next;
+                self.publish();
+                Ok(Applied::Committed)
+            }
         }
-        let reset = stored.position < self.checkpoint.position
-            || (stored.state == ProjectionState::Rebuilding
-                && self.checkpoint.state != ProjectionState::Rebuilding);
-        if reset || stored.state == ProjectionState::Paused {
-            // An operator rebuilt or paused it meanwhile, on some node.
-            txn.rollback().await?;
-            self.adopt(stored);
-            return Ok(Applied::Adopted);
-        }
-        if through <= stored.position {
-            // Already applied (a redelivery; or a skip moved it on).
-            txn.rollback().await?;
-            self.checkpoint.position = stored.position;
-            self.checkpoint.events_processed = stored.events_processed;
-            return Ok(Applied::Committed);
-        }
-        let fresh: Vec<RecordedEvent> = events
-            .iter()
-            .filter(|e| e.position > stored.position)
-            .cloned()
-            .collect();
-        if !fresh.is_empty() {
-            self.projection.apply(&txn, &fresh).await?;
-        }
-        let state = match self.checkpoint.state {
-            ProjectionState::Rebuilding => ProjectionState::Rebuilding,
-            _ if more => ProjectionState::CatchingUp,
-            _ => ProjectionState::Running,
-        };
-        let next = Checkpoint {
-            position: through,
-            state,
-            events_processed: stored.events_processed + fresh.len() as i64,
-            last_error: None,
-            failed_position: None,
-            updated_at: Utc::now(),
-            ..stored
-        };
-        checkpoint::save(&*txn, name, &next).await?;
-        if next.state != stored.state {
-            // Only a change of state is announced: a NOTIFY serializes the
-            // commits of every notifying transaction (the append's
-            // included), and each would make every other node read the row
-            // again. Followers learn positions from their periodic read,
-            // and a `minPosition` wait asks for the row while it waits.
-            checkpoint::announce(&*txn, &self.store, name).await?;
-        }
-        txn.commit().await?;
-        self.checkpoint = next;
-        self.publish();
-        Ok(Applied::Committed)
     }
 
     /// Records a failure and returns how long to wait before retrying.
@@ -473,6 +458,10 @@ impl Runner {
 /// Taking a projection over, following it, and giving it up.
 #[path = "seat.rs"]
 mod seat;
+
+/// Handing batches to the joint turn while caught up.
+#[path = "joined.rs"]
+mod joined;
 
 #[cfg(test)]
 #[path = "tests.rs"]
