@@ -4,6 +4,12 @@ use std::time::Duration;
 use chronicle::{AppState, Cli, CliCommand};
 use clap::Parser;
 
+/// Many small, short-lived allocations per request (JSON values, SQL
+/// statements, GraphQL documents): glibc's malloc spent a fifth of the
+/// server's CPU on them, mimalloc's thread-local free lists far less.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs the command; a failure is one line on stderr and exit code 1.
 #[tokio::main]
 async fn main() -> ExitCode {

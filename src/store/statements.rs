@@ -34,15 +34,19 @@ SELECT 0 AS kind, '' AS id, COALESCE(MAX(position), 0) AS n FROM events \
 UNION ALL SELECT 1, id, version FROM streams WHERE id IN (SELECT value FROM json_each(?1)) \
 UNION ALL SELECT 2, id, status = 'SUCCEEDED' FROM commands WHERE id IN (SELECT value FROM json_each(?2))";
 
-/// `= ANY(ARRAY(…))` rather than `IN (SELECT …)`: the planner estimates a
-/// set-returning function at 100 rows and hash-joins a sequential scan of
-/// the table against it; an array computed once is probed by primary key.
+/// One index probe per id (`LATERAL … LIMIT 1`), whatever the planner
+/// believes of the tables: with `= ANY(…)` it chose a sequential scan of
+/// `streams` while its statistics still called the table small, comparing
+/// every row with every id, 4.4 ms a batch under load at 1,000 streams and
+/// growing with them; and with `IN (SELECT …)` a hash join over a scan of
+/// `commands`.
 const READ_POSTGRES: &str = "\
 SELECT 0 AS kind, ''::text AS id, COALESCE(MAX(position), 0)::bigint AS n FROM events \
-UNION ALL SELECT 1, id::text, version FROM streams \
-WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($1::jsonb))) \
-UNION ALL SELECT 2, id::text, (status = 'SUCCEEDED')::int::bigint FROM commands \
-WHERE id = ANY(ARRAY(SELECT jsonb_array_elements_text($2::jsonb)))";
+UNION ALL SELECT 1, s.id::text, s.version FROM jsonb_array_elements_text($1::jsonb) AS k(id) \
+CROSS JOIN LATERAL (SELECT id, version FROM streams WHERE streams.id = k.id LIMIT 1) s \
+UNION ALL SELECT 2, c.id::text, (c.status = 'SUCCEEDED')::int::bigint \
+FROM jsonb_array_elements_text($2::jsonb) AS k(id) \
+CROSS JOIN LATERAL (SELECT id, status FROM commands WHERE commands.id = k.id LIMIT 1) c";
 
 /// The head, the versions of every stream the jobs touch, and which of
 /// their client-chosen command ids already succeeded (by primary key; the
