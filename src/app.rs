@@ -11,6 +11,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -83,7 +84,11 @@ impl AppState {
         )
         .await
         .map_err(StoreError::from)?;
-        Ok(Self::new(store, projections, config, auth, node_id))
+        let state = Self::new(store, projections, config, auth, node_id);
+        // Past this the node goes on without it, reporting 503 on /ready
+        // until the connection is made.
+        state.listener.heard(Duration::from_secs(5)).await;
+        Ok(state)
     }
 
     /// The parts on a store and projections that are already running.

@@ -58,6 +58,15 @@ impl Listener {
     pub fn state(&self) -> ListenerState {
         *self.state.borrow()
     }
+
+    /// Waits, at most `within`, until this node hears the others (at once
+    /// on SQLite). A node that answered `/ready` 503 right after it said it
+    /// started surprised load balancers and tests alike.
+    pub async fn heard(&self, within: Duration) {
+        let mut state = self.state.clone();
+        let listening = state.wait_for(|s| *s != ListenerState::Reconnecting);
+        let _ = tokio::time::timeout(within, listening).await;
+    }
 }
 
 async fn listen(

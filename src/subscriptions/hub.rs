@@ -127,16 +127,16 @@ impl Hub {
             // This node's commits come broadcast (the writer sends them
             // before it moves the head, so `biased` takes them first);
             // another node's move only the head, and are read from the log.
-            let batch = tokio::select! {
+            let (batch, by_head) = tokio::select! {
                 biased;
                 received = live.recv() => match received {
-                    Ok(batch) => Some(batch),
+                    Ok(batch) => (Some(batch), false),
                     Err(broadcast::error::RecvError::Lagged(missed)) => {
                         tracing::warn!(
                             missed,
                             "subscription hub lagged the writer; reading the log"
                         );
-                        None
+                        (None, true)
                     }
                     Err(broadcast::error::RecvError::Closed) => return,
                 },
@@ -144,7 +144,11 @@ impl Hub {
                     if changed.is_err() {
                         return;
                     }
-                    None
+                    // The head can wake this loop before the batch the
+                    // writer broadcast just before moving it is received:
+                    // take it as broadcast rather than read it back (under
+                    // load that was a query for every other commit).
+                    (live.try_recv().ok(), true)
                 }
             };
             let until = match &batch {
@@ -154,6 +158,12 @@ impl Hub {
             self.fill(&store, until).await;
             if let Some(batch) = batch {
                 self.lock().dispatch(&batch);
+                if by_head {
+                    // Whatever moved the head past it (another node's
+                    // commits) is read from the log.
+                    let head = *head.borrow_and_update();
+                    self.fill(&store, head).await;
+                }
             }
         }
     }

@@ -3,7 +3,8 @@
 //! One async-graphql extension (`Guard`) sees every request, over HTTP and
 //! WebSocket alike, before it is parsed: it refuses a document too large
 //! or nested too deep as text (`scan.rs`, so the recursive parser never
-//! sees it), variables too large, then parses the document itself and
+//! sees it), variables too large, then parses the document itself (once
+//! per distinct text: `documents.rs`) and
 //! refuses one whose fragments expand to too many selections or aliases
 //! (`document.rs`) or whose arguments break the list, string or NUL rules
 //! (`arguments.rs`). Only then does the request go on, with the parsed
@@ -17,6 +18,7 @@
 
 mod arguments;
 mod document;
+mod documents;
 mod scan;
 
 use std::sync::Arc;
@@ -64,12 +66,14 @@ impl Refusal {
 /// The extension that enforces [`RequestLimits`] on every request.
 pub struct Guard {
     limits: Arc<RequestLimits>,
+    documents: Arc<documents::Documents>,
 }
 
 impl Guard {
     pub fn new(limits: RequestLimits) -> Self {
         Self {
             limits: Arc::new(limits),
+            documents: Arc::new(documents::Documents::new()),
         }
     }
 }
@@ -78,12 +82,14 @@ impl ExtensionFactory for Guard {
     fn create(&self) -> Arc<dyn Extension> {
         Arc::new(GuardExtension {
             limits: self.limits.clone(),
+            documents: self.documents.clone(),
         })
     }
 }
 
 struct GuardExtension {
     limits: Arc<RequestLimits>,
+    documents: Arc<documents::Documents>,
 }
 
 #[async_graphql::async_trait::async_trait]
@@ -111,10 +117,10 @@ impl GuardExtension {
         check_text(&request.query, limits)?;
         check_variables(&request.variables, limits)?;
         // A syntax error is left for async-graphql to report as usual.
-        let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        let Some(parsed) = self.documents.parse(&request.query) else {
             return Ok(request);
         };
-        let shape = document::shape(&doc);
+        let shape = parsed.shape;
         if shape.selections > limits.max_selections {
             return Err(Refusal::new(
                 "maxSelections",
@@ -141,8 +147,8 @@ impl GuardExtension {
             max_list_length: limits.max_list_length,
             max_string_bytes: limits.max_string_bytes,
         };
-        arguments::check(registry, &doc, &request.variables, bounds)?;
-        request.set_parsed_query(doc);
+        arguments::check(registry, &parsed.document, &request.variables, bounds)?;
+        request.set_parsed_query(parsed.document.clone());
         Ok(request)
     }
 }
