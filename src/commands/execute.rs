@@ -1,8 +1,14 @@
-//! The one executor of every command: answer a retried command id from the
-//! log, else take the command's locks, plan (load and decide) and append
-//! with the loaded versions, retrying a lost race (bounded, with jitter)
-//! unless the client fixed the version. Every outcome lands in the command
-//! log.
+//! The one executor of every command: take the command's locks, plan (load
+//! and decide) and append with the loaded versions, retrying a lost race
+//! (bounded, with jitter) unless the client fixed the version. Every
+//! outcome lands in the command log.
+//!
+//! A retried command id is answered from the log, with its first answer:
+//! by the append itself, which reads the log under the append lock and
+//! refuses to run an id that already succeeded or was rejected
+//! (`store/plan.rs`), and, when the retry appends nothing (refused again,
+//! or a change to the same values), by a read of the log then. So the
+//! common case, a new command, costs no read of the log before it runs.
 
 use std::time::Duration;
 
@@ -30,12 +36,6 @@ impl Commands {
         command: C,
     ) -> Result<CommandOutput, CommandError> {
         let entry = entry_of(ctx, &command)?;
-        if ctx.id_from_client
-            && let Some(record) = self.store.command(&entry.id).await?
-            && let Some(answer) = self.answer_from_log(&entry, record).await
-        {
-            return answer;
-        }
         let keys = command.locks();
         let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let guards = self.locks.lock(&keys).await;
@@ -63,7 +63,7 @@ impl Commands {
                 Ok(plan) => plan,
                 Err(err) if !ctx.id_from_client => return (Err(err), retries),
                 Err(err) => {
-                    let answer = self.succeeded_meanwhile(entry).await;
+                    let answer = self.recorded_answer(entry).await;
                     return (answer.unwrap_or(Err(err)), retries);
                 }
             };
@@ -120,7 +120,9 @@ impl Commands {
         entry: &CommandEntry,
         plan: Plan,
     ) -> Result<CommandOutput, CommandError> {
-        if let Some(answer) = self.succeeded_meanwhile(entry).await {
+        if entry.id_from_client
+            && let Some(answer) = self.recorded_answer(entry).await
+        {
             return answer;
         }
         let position = self.store.head();
@@ -140,19 +142,17 @@ impl Commands {
         })
     }
 
-    /// The first result, when a racing retry of this command id succeeded
-    /// after the log was first checked. This attempt then decided on the
-    /// state that success produced (the account it opens exists, the money
-    /// it withdraws is gone, the name it sets is set), so its refusal or
-    /// empty success is not the answer.
-    async fn succeeded_meanwhile(
+    /// The first answer to this command id, when the log has one: a
+    /// retry's (this attempt then decided on the state its first run
+    /// produced: the account it opens exists, the money it withdrew is
+    /// gone, so its own refusal or empty success is not the answer), or a
+    /// racing retry's that succeeded meanwhile.
+    async fn recorded_answer(
         &self,
         entry: &CommandEntry,
     ) -> Option<Result<CommandOutput, CommandError>> {
         match self.store.command(&entry.id).await {
-            Ok(Some(record)) if record.status == CommandStatus::Succeeded => {
-                self.answer_from_log(entry, record).await
-            }
+            Ok(Some(record)) => self.answer_from_log(entry, record).await,
             _ => None,
         }
     }

@@ -148,30 +148,34 @@ fn active(r: &CommandRecord) -> commands::ActiveModel {
     }
 }
 
-/// Successful records among `ids` (others do not block a new attempt).
-pub(crate) async fn succeeded<C: ConnectionTrait>(
+/// The records of `ids` that are in the log, by primary key alone: with
+/// a status in the query, SQLite (no statistics) takes the status index
+/// for an IN list of five or more ids and scans every successful command,
+/// which made batch commits slower as the log grew.
+pub(crate) async fn by_ids<C: ConnectionTrait>(
     conn: &C,
     ids: Vec<String>,
 ) -> Result<Vec<CommandRecord>, DbErr> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    // By primary key alone, status checked here: with `status = ?` in the
-    // query, SQLite (no statistics) takes the status index for an IN list
-    // of five or more ids and scans every successful command, which made
-    // batch commits slower as the log grew.
-    let rows = commands::Entity::find()
+    commands::Entity::find()
         .filter(commands::Column::Id.is_in(ids))
         .all(conn)
-        .await?;
-    let records = rows
+        .await?
         .into_iter()
         .map(CommandRecord::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(records
-        .into_iter()
-        .filter(|r| r.status == CommandStatus::Succeeded)
-        .collect())
+        .collect()
+}
+
+/// The records of `ids` whose command succeeded.
+pub(crate) async fn succeeded<C: ConnectionTrait>(
+    conn: &C,
+    ids: Vec<String>,
+) -> Result<Vec<CommandRecord>, DbErr> {
+    let mut records = by_ids(conn, ids).await?;
+    records.retain(|r| r.status == CommandStatus::Succeeded);
+    Ok(records)
 }
 
 /// Writes records, replacing a failed or rejected attempt of the same id.

@@ -74,7 +74,7 @@ pub(crate) async fn commit_batch(
         head: read.head,
         versions: read.versions,
         existing: read_supplied_ids(&txn, jobs).await?,
-        commands: read_commands(&txn, read.succeeded).await?,
+        commands: read_commands(&txn, read.recorded).await?,
         // Stored precision is microseconds (PostgreSQL); truncating here
         // makes the returned events equal to what a later read returns.
         now: Utc::now().trunc_subsecs(6),
@@ -150,16 +150,18 @@ async fn read_supplied_ids(
     Ok(found)
 }
 
-/// The full records of the command ids that already succeeded: only a
-/// retry of a command has any, so this is rarely a statement at all.
+/// The full records of the client-chosen command ids already in the log:
+/// the plan answers a retry from them (`plan.rs`), so that a command
+/// is never run twice and its first answer, success or rejection, stands,
+/// without a read of the log before every command.
 async fn read_commands(
     txn: &DatabaseTransaction,
-    succeeded: HashSet<String>,
+    recorded: HashSet<String>,
 ) -> Result<HashMap<String, super::CommandRecord>, DbErr> {
-    if succeeded.is_empty() {
+    if recorded.is_empty() {
         return Ok(HashMap::new());
     }
-    let records = command_log::succeeded(txn, succeeded.into_iter().collect()).await?;
+    let records = command_log::by_ids(txn, recorded.into_iter().collect()).await?;
     Ok(records.into_iter().map(|r| (r.id.clone(), r)).collect())
 }
 

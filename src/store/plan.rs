@@ -10,8 +10,8 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{
-    AppendOutcome, AppendRequest, CommandRecord, CommandStatus, ExpectedVersion, RecordedEvent,
-    StoreError, StreamAppend,
+    AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, ExpectedVersion,
+    RecordedEvent, StoreError, StreamAppend,
 };
 
 /// What the transaction knows before planning: the streams' versions, the
@@ -19,7 +19,8 @@ use super::{
 pub(crate) struct BatchState {
     pub versions: HashMap<String, i64>,
     pub existing: HashMap<Uuid, RecordedEvent>,
-    /// Command ids that already succeeded.
+    /// Client-chosen command ids already in the log, whatever became of
+    /// them.
     pub commands: HashMap<String, CommandRecord>,
     pub head: i64,
     pub now: DateTime<Utc>,
@@ -44,7 +45,7 @@ pub(crate) fn plan_batch(mut state: BatchState, jobs: &[AppendRequest]) -> Batch
     let outcomes = jobs
         .iter()
         .map(|job| {
-            if let Some(recorded) = job.command.as_ref().and_then(|c| state.commands.get(&c.id)) {
+            if let Some(recorded) = job.command.as_ref().and_then(|c| answered(&state, c)) {
                 return Err(StoreError::CommandRecorded(Box::new(recorded.clone())));
             }
             let outcome = plan_job(&mut state, &job.streams)?;
@@ -70,6 +71,17 @@ pub(crate) fn plan_batch(mut state: BatchState, jobs: &[AppendRequest]) -> Batch
         head: state.head,
         now: state.now,
     }
+}
+
+/// The record that answers `entry` instead of appending: a success or a
+/// rejection is final for its id, and any record of another command under
+/// the same id makes this one a reuse. A failed attempt of the same
+/// command (our side failed) is run again.
+fn answered<'a>(state: &'a BatchState, entry: &CommandEntry) -> Option<&'a CommandRecord> {
+    state
+        .commands
+        .get(&entry.id)
+        .filter(|r| r.status != CommandStatus::Failed || !r.is_retry_of(entry))
 }
 
 fn succeeded(

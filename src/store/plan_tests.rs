@@ -184,3 +184,47 @@ fn a_command_that_already_succeeded_is_answered_from_its_record() {
     ));
     assert!(plan.new_events.is_empty());
 }
+
+/// `entry`'s id already in the log with `status`, for a command of
+/// `command_type`.
+fn logged(entry: &CommandEntry, command_type: &str, status: CommandStatus) -> BatchState {
+    let mut state = state(0, &[]);
+    let record = CommandRecord {
+        command_type: command_type.into(),
+        ..CommandRecord::without_events(entry, status, None)
+    };
+    state.commands.insert(entry.id.clone(), record);
+    state
+}
+
+#[test]
+fn given_a_rejected_or_failed_command_id_when_it_comes_again_then_only_a_failed_one_runs() {
+    let entry = CommandEntry {
+        id: "c-2".into(),
+        command_type: "withdraw".into(),
+        input: json!({ "amount": "5" }),
+        received_at: Utc::now(),
+        id_from_client: true,
+    };
+    let mut request = job(vec![append("a-1", ExpectedVersion::Any, 1)]);
+    request.command = Some(entry.clone());
+    let outcome = |state| {
+        plan_batch(state, std::slice::from_ref(&request))
+            .outcomes
+            .remove(0)
+    };
+
+    // A rejection is the id's answer: the retry is not run again, even
+    // when it would now pass.
+    let rejected = outcome(logged(&entry, "withdraw", CommandStatus::Rejected));
+    assert!(
+        matches!(rejected, Err(StoreError::CommandRecorded(r)) if r.status == CommandStatus::Rejected)
+    );
+    // Our side failed the first time: the same command runs.
+    assert!(outcome(logged(&entry, "withdraw", CommandStatus::Failed)).is_ok());
+    // Another command under a failed id is a reuse of it.
+    assert!(matches!(
+        outcome(logged(&entry, "deposit", CommandStatus::Failed)),
+        Err(StoreError::CommandRecorded(_))
+    ));
+}

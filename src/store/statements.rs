@@ -25,14 +25,14 @@ use super::{AppendRequest, CommandRecord, RecordedEvent, category_of};
 pub(crate) struct ReadState {
     pub head: i64,
     pub versions: HashMap<String, i64>,
-    /// Client-chosen command ids whose command already succeeded.
-    pub succeeded: HashSet<String>,
+    /// Client-chosen command ids already in the command log.
+    pub recorded: HashSet<String>,
 }
 
 const READ_SQLITE: &str = "\
 SELECT 0 AS kind, '' AS id, COALESCE(MAX(position), 0) AS n FROM events \
 UNION ALL SELECT 1, id, version FROM streams WHERE id IN (SELECT value FROM json_each(?1)) \
-UNION ALL SELECT 2, id, status = 'SUCCEEDED' FROM commands WHERE id IN (SELECT value FROM json_each(?2))";
+UNION ALL SELECT 2, id, 1 FROM commands WHERE id IN (SELECT value FROM json_each(?2))";
 
 /// One index probe per id (`LATERAL … LIMIT 1`), whatever the planner
 /// believes of the tables: with `= ANY(…)` it chose a sequential scan of
@@ -44,9 +44,9 @@ const READ_POSTGRES: &str = "\
 SELECT 0 AS kind, ''::text AS id, COALESCE(MAX(position), 0)::bigint AS n FROM events \
 UNION ALL SELECT 1, s.id::text, s.version FROM jsonb_array_elements_text($1::jsonb) AS k(id) \
 CROSS JOIN LATERAL (SELECT id, version FROM streams WHERE streams.id = k.id LIMIT 1) s \
-UNION ALL SELECT 2, c.id::text, (c.status = 'SUCCEEDED')::int::bigint \
+UNION ALL SELECT 2, c.id::text, 1::bigint \
 FROM jsonb_array_elements_text($2::jsonb) AS k(id) \
-CROSS JOIN LATERAL (SELECT id, status FROM commands WHERE commands.id = k.id LIMIT 1) c";
+CROSS JOIN LATERAL (SELECT id FROM commands WHERE commands.id = k.id LIMIT 1) c";
 
 /// The head, the versions of every stream the jobs touch, and which of
 /// their client-chosen command ids already succeeded (by primary key; the
@@ -84,7 +84,7 @@ pub(crate) async fn read_state(
     let mut state = ReadState {
         head: 0,
         versions: HashMap::with_capacity(streams.len()),
-        succeeded: HashSet::new(),
+        recorded: HashSet::new(),
     };
     for row in rows {
         let kind: i32 = row.try_get("", "kind")?;
@@ -93,8 +93,7 @@ pub(crate) async fn read_state(
         match kind {
             0 => state.head = n,
             1 => drop(state.versions.insert(id, n)),
-            _ if n == 1 => drop(state.succeeded.insert(id)),
-            _ => {}
+            _ => drop(state.recorded.insert(id)),
         }
     }
     Ok(state)
