@@ -32,7 +32,7 @@ use tokio::sync::{mpsc, watch};
 use super::advance::{Advance, advance};
 use super::checkpoint::{self, Checkpoint};
 use super::lease::{Held, Leases};
-use super::turn::Turns;
+use super::turn::{Turns, apply_fresh};
 use super::{BATCH, IDLE_POLL};
 use super::{Control, ProjectionState, ProjectionStatus, control};
 use crate::read_models::{Projection, ProjectionError};
@@ -335,13 +335,15 @@ impl Runner {
                 next,
                 announce,
             } => {
-                if !fresh.is_empty() {
-                    self.projection.apply(&txn, &fresh).await?;
-                }
+                apply_fresh(
+                    &txn,
+                    &self.store,
+                    self.projection.as_ref(),
+                    &fresh,
+                    announce,
+                )
+                .await?;
                 checkpoint::save(&*txn, name, &next).await?;
-                if announce {
-                    checkpoint::announce(&*txn, &self.store, name).await?;
-                }
                 txn.commit().await?;
                 self.checkpoint = next;
                 self.publish();

@@ -250,12 +250,14 @@ impl Turn {
                     next,
                     announce,
                 } => {
-                    if !fresh.is_empty() {
-                        member.projection.apply(&txn, &fresh).await?;
-                    }
-                    if announce {
-                        checkpoint::announce(&*txn, &self.store, name).await?;
-                    }
+                    apply_fresh(
+                        &txn,
+                        &self.store,
+                        member.projection.as_ref(),
+                        &fresh,
+                        announce,
+                    )
+                    .await?;
                     saves.push((name, next.clone()));
                     Update::Applied(next)
                 }
@@ -324,6 +326,26 @@ impl Turn {
         }
         (next == head + 1).then_some(events)
     }
+}
+
+/// What a runner alone and a joint turn both do with an
+/// [`Advance::Apply`] inside their transaction: fold the events the row
+/// has not seen, and announce a change of state to the other nodes. Each
+/// saves the checkpoint its own way (the turn, all of them at once).
+pub(super) async fn apply_fresh(
+    txn: &sea_orm::DatabaseTransaction,
+    store: &EventStore,
+    projection: &dyn Projection,
+    fresh: &[RecordedEvent],
+    announce: bool,
+) -> Result<(), ProjectionError> {
+    if !fresh.is_empty() {
+        projection.apply(txn, fresh).await?;
+    }
+    if announce {
+        checkpoint::announce(txn, store, projection.name()).await?;
+    }
+    Ok(())
 }
 
 /// The events a projection folds: those of its own category.
