@@ -378,24 +378,24 @@ impl Runner {
                 self.failures = 0;
                 control::resume(&self.store, name).await
             }
+            // The runner takes the new row before it answers, so that the
+            // status the caller reads next is the new one.
             Control::Skip { position, done } => {
                 let skipped = control::skip(&self.store, name, position).await;
-                let row = skipped.as_ref().ok().cloned();
-                let _ = done.send(skipped.map(|_| ()));
-                if let Some(row) = row {
+                if let Ok(row) = &skipped {
                     self.failures = 0;
-                    self.adopt(row);
+                    self.adopt(row.clone());
                 }
+                let _ = done.send(skipped.map(|_| ()));
                 return true;
             }
             Control::Rebuild(done) => {
                 let reset = control::rebuild(&self.store, self.projection.as_ref()).await;
-                let row = reset.as_ref().ok().cloned();
-                let _ = done.send(reset.map(|_| ()));
-                if let Some(row) = row {
+                if let Ok(row) = &reset {
                     self.failures = 0;
-                    self.adopt(row);
+                    self.adopt(row.clone());
                 }
+                let _ = done.send(reset.map(|_| ()));
                 return true;
             }
             Control::Refresh => {
