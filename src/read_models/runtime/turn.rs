@@ -28,6 +28,9 @@ use super::{BATCH, IDLE_POLL, ProjectionState};
 use crate::read_models::{Projection, ProjectionError};
 use crate::store::{EventStore, RecordedEvent, category_of};
 
+/// The most broadcast events a turn keeps.
+const KEPT_EVENTS: usize = 4 * BATCH as usize;
+
 /// A caught-up runner's seat in the turn.
 pub(super) struct Member {
     pub projection: Arc<dyn Projection>,
@@ -285,9 +288,14 @@ impl Turn {
             }
         }
         let lowest = self.members.values().map(|m| m.checkpoint.position).min();
+        let mut kept: usize = self.recent.iter().map(|batch| batch.len()).sum();
         while let Some(front) = self.recent.front() {
             let last = front.last().map_or(0, |e| e.position);
-            if lowest.is_none_or(|lowest| last <= lowest) {
+            // A member further behind than a few batches reads the log
+            // anyway (`recent_between`): keeping more would only cost
+            // memory while it catches up under load.
+            if lowest.is_none_or(|lowest| last <= lowest) || kept > KEPT_EVENTS {
+                kept -= front.len();
                 self.recent.pop_front();
             } else {
                 break;
