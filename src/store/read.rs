@@ -81,15 +81,7 @@ pub(crate) async fn categories(
     let cond = categories
         .iter()
         .fold(Condition::any(), |cond, c| cond.add(in_category(c)));
-    let rows = events::Entity::find()
-        .filter(events::Column::Position.gt(after))
-        .filter(events::Column::Position.lte(until))
-        .filter(cond)
-        .order_by(events::Column::Position, Order::Asc)
-        .limit(limit)
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(RecordedEvent::from).collect())
+    log_where(db, after, Some(until), cond, limit).await
 }
 
 pub(crate) async fn stream(
@@ -122,12 +114,23 @@ pub(crate) async fn log(
     filter: &LogFilter,
     limit: u64,
 ) -> Result<Vec<RecordedEvent>, DbErr> {
+    log_where(db, after, until, filter.condition(), limit).await
+}
+
+/// The events matching `cond` in `after < position <= until`, ascending.
+async fn log_where(
+    db: &DatabaseConnection,
+    after: i64,
+    until: Option<i64>,
+    cond: Condition,
+    limit: u64,
+) -> Result<Vec<RecordedEvent>, DbErr> {
     let mut query = events::Entity::find().filter(events::Column::Position.gt(after));
     if let Some(until) = until {
         query = query.filter(events::Column::Position.lte(until));
     }
     let rows = query
-        .filter(filter.condition())
+        .filter(cond)
         .order_by(events::Column::Position, Order::Asc)
         .limit(limit)
         .all(db)

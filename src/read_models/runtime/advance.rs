@@ -33,10 +33,10 @@ pub(super) enum Advance {
 /// Decides a batch of `events` that reads the log through `through`
 /// (`more` when the read was full and more may follow), for a runner whose
 /// view is `mine`, against the `stored` row.
-pub(super) fn advance(
+pub(super) fn advance<'a>(
     mine: &Checkpoint,
     stored: Checkpoint,
-    events: Vec<RecordedEvent>,
+    events: impl IntoIterator<Item = &'a RecordedEvent>,
     through: i64,
     more: bool,
 ) -> Advance {
@@ -55,6 +55,7 @@ pub(super) fn advance(
     let fresh: Vec<RecordedEvent> = events
         .into_iter()
         .filter(|e| e.position > stored.position)
+        .cloned()
         .collect();
     let state = match mine.state {
         ProjectionState::Rebuilding => ProjectionState::Rebuilding,
@@ -117,7 +118,7 @@ mod tests {
             fresh,
             next,
             announce,
-        } = advance(&at(4), at(4), events.to_vec(), 9, false)
+        } = advance(&at(4), at(4), &events, 9, false)
         else {
             panic!("expected an apply");
         };
@@ -131,7 +132,7 @@ mod tests {
 
     #[test]
     fn given_a_full_read_when_it_applies_then_the_projection_is_catching_up_and_says_so() {
-        let Advance::Apply { next, announce, .. } = advance(&at(0), at(0), vec![event(1)], 1, true)
+        let Advance::Apply { next, announce, .. } = advance(&at(0), at(0), &[event(1)], 1, true)
         else {
             panic!("expected an apply");
         };
@@ -146,7 +147,7 @@ mod tests {
             ..at(4)
         };
         assert_eq!(
-            advance(&at(4), stored, vec![event(5)], 5, false),
+            advance(&at(4), stored, &[event(5)], 5, false),
             Advance::Fenced
         );
     }
@@ -158,7 +159,7 @@ mod tests {
             ..at(4)
         };
         assert_eq!(
-            advance(&at(4), paused.clone(), vec![event(5)], 5, false),
+            advance(&at(4), paused.clone(), &[event(5)], 5, false),
             Advance::Adopt(paused)
         );
     }
@@ -167,7 +168,7 @@ mod tests {
     fn given_the_row_was_reset_when_a_batch_comes_then_the_runner_adopts_the_row() {
         let reset = at(0);
         assert_eq!(
-            advance(&at(4), reset.clone(), vec![event(5)], 5, false),
+            advance(&at(4), reset.clone(), &[event(5)], 5, false),
             Advance::Adopt(reset)
         );
     }
@@ -176,7 +177,7 @@ mod tests {
     fn given_the_row_is_past_the_batch_when_it_comes_again_then_nothing_applies_twice() {
         let further = at(7);
         assert_eq!(
-            advance(&at(4), further.clone(), vec![event(5)], 6, false),
+            advance(&at(4), further.clone(), &[event(5)], 6, false),
             Advance::Already(further)
         );
     }

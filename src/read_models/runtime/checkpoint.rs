@@ -150,22 +150,22 @@ pub async fn save<C: ConnectionTrait>(
     name: &str,
     checkpoint: &Checkpoint,
 ) -> Result<(), DbErr> {
-    save_many(conn, &[(name, checkpoint)]).await
+    save_many(conn, [(name, checkpoint)]).await
 }
 
 /// Writes several checkpoints in one statement.
-pub async fn save_many<C: ConnectionTrait>(
+pub async fn save_many<'a, C: ConnectionTrait>(
     conn: &C,
-    checkpoints: &[(&str, &Checkpoint)],
+    checkpoints: impl IntoIterator<Item = (&'a str, &'a Checkpoint)>,
 ) -> Result<(), DbErr> {
     use cp::Column as C;
-    if checkpoints.is_empty() {
-        return Ok(());
-    }
     let rows = checkpoints
-        .iter()
+        .into_iter()
         .map(|(name, checkpoint)| to_row(name, checkpoint))
         .collect::<Result<Vec<_>, _>>()?;
+    if rows.is_empty() {
+        return Ok(());
+    }
     cp::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(C::Name)

@@ -314,7 +314,7 @@ impl Runner {
         let stored = checkpoint::load(&*txn, name)
             .await?
             .unwrap_or_else(Checkpoint::start);
-        match advance(&self.checkpoint, stored, events.to_vec(), through, more) {
+        match advance(&self.checkpoint, stored, events, through, more) {
             Advance::Fenced => {
                 txn.rollback().await?;
                 Ok(Applied::Fenced)

@@ -137,7 +137,10 @@ impl Turn {
                     Some(message) => self.take(message),
                     None => return,
                 },
-                changed = head.changed() => if changed.is_err() { return },
+                // With no member nothing is due; a join wakes it.
+                changed = head.changed(), if !self.members.is_empty() => {
+                    if changed.is_err() { return }
+                }
                 () = tokio::time::sleep(IDLE_POLL), if !self.members.is_empty() => {
                     // Nothing woke it: look for commits no notification
                     // announced (the runners' idle poll, once for all).
@@ -239,7 +242,10 @@ impl Turn {
         for member in members {
             let name = member.projection.name();
             let row = stored.remove(name).unwrap_or_else(Checkpoint::start);
-            let theirs = of_category(&events, member.projection.category());
+            let category = member.projection.category();
+            let theirs = events
+                .iter()
+                .filter(|e| category_of(&e.stream_id) == category);
             let update = match advance(&member.checkpoint, row, theirs, through, more) {
                 Advance::Fenced => Update::Left(Left::Fenced),
                 Advance::Adopt(row) => Update::Left(Left::Adopt(row)),
@@ -267,14 +273,11 @@ impl Turn {
             };
             updates.push((name, update));
         }
-        let saves: Vec<(&str, &Checkpoint)> = saves.iter().map(|(n, c)| (*n, c)).collect();
-        checkpoint::save_many(&*txn, &saves).await?;
+        checkpoint::save_many(&*txn, saves.iter().map(|(name, c)| (*name, c))).await?;
         txn.commit().await?;
         Ok(updates)
     }
-}
 
-impl Turn {
     /// Takes the commits broadcast since the last look, and drops those
     /// every member is past.
     fn keep_live(&mut self) {
@@ -354,15 +357,6 @@ pub(super) async fn apply_fresh(
         checkpoint::announce(txn, store, projection.name()).await?;
     }
     Ok(())
-}
-
-/// The events a projection folds: those of its own category.
-fn of_category(events: &[RecordedEvent], category: &str) -> Vec<RecordedEvent> {
-    events
-        .iter()
-        .filter(|e| category_of(&e.stream_id) == category)
-        .cloned()
-        .collect()
 }
 
 #[cfg(test)]

@@ -106,7 +106,11 @@ async fn given_caught_up_projections_when_a_turn_runs_then_each_ends_where_apply
     let events = store.read_log(0, &LogFilter::default(), 100).await.unwrap();
     for projection in Projections::standard() {
         let txn = reference.db().begin().await.unwrap();
-        let theirs = of_category(&events, projection.category());
+        let theirs: Vec<RecordedEvent> = events
+            .iter()
+            .filter(|e| category_of(&e.stream_id) == projection.category())
+            .cloned()
+            .collect();
         projection.apply(&txn, &theirs).await.unwrap();
         txn.commit().await.unwrap();
     }
