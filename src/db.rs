@@ -13,6 +13,33 @@ use crate::config::DatabaseArgs;
 /// occupies is mapped.
 const MMAP_SIZE: u64 = 1 << 30;
 
+/// A pooled connection idle this long is pinged before it is handed out;
+/// one in use more recently goes straight to its caller. The pool's
+/// default pings on every checkout: a round trip to PostgreSQL (a hop to
+/// the worker thread on SQLite) before each transaction, on the command
+/// path's every append and read-model turn. What the ping catches, a
+/// connection the server, a proxy or a firewall dropped, happens to idle
+/// connections; a busy one that breaks fails its statement, which the
+/// caller sees as UNAVAILABLE and the pool replaces.
+pub(crate) const PING_IF_IDLE_FOR: Duration = Duration::from_secs(30);
+
+/// The same policy for pools built on sqlx directly (the read models').
+pub(crate) fn ping_if_idle<DB: sea_orm::sqlx::Database>(
+    options: sea_orm::sqlx::pool::PoolOptions<DB>,
+) -> sea_orm::sqlx::pool::PoolOptions<DB> {
+    use sea_orm::sqlx::Connection;
+    options
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
+}
+
 /// Connects without migrating.
 ///
 /// SQLite runs in WAL mode with `synchronous = FULL`: WAL lets readers work
@@ -27,6 +54,7 @@ pub async fn connect(args: &DatabaseArgs) -> Result<DatabaseConnection, DbErr> {
         // A database that is down makes requests fail fast with
         // UNAVAILABLE instead of queueing behind the pool.
         .acquire_timeout(Duration::from_millis(args.db_acquire_timeout_ms))
+        .test_before_acquire_if_idle_for(PING_IF_IDLE_FOR)
         .sqlx_logging(false);
     if args.database_url.starts_with("sqlite:") {
         options.map_sqlx_sqlite_opts(|o| {

@@ -13,18 +13,15 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{SubsecRound, Utc};
-use entity::{events, streams};
-use sea_orm::sea_query::OnConflict;
+use entity::events;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 
 use super::plan::{BatchState, plan_batch};
 use super::statements;
-use super::{
-    AppendOutcome, AppendRequest, RecordedEvent, StoreError, WriteGate, category_of, command_log,
-};
+use super::{AppendOutcome, AppendRequest, RecordedEvent, StoreError, WriteGate, command_log};
 
 /// The channel that carries each commit's new head to the other nodes
 /// (PostgreSQL's NOTIFY): a hint to read the log, never the data. Its
@@ -36,9 +33,6 @@ pub const HEAD_CHANNEL: &str = "chronicle_head";
 /// ([`advisory_key`]), so stores in other schemas of one database do not
 /// queue behind each other.
 const APPEND_LOCK_CLASS: i32 = 0x4348_5241;
-/// Rows per INSERT statement: 9 bind parameters a row stays well under
-/// SQLite's and PostgreSQL's parameter limits.
-const INSERT_CHUNK: usize = 1_000;
 /// Ids per `IN (...)` list, for the same reason.
 const LOOKUP_CHUNK: usize = 1_000;
 
@@ -103,9 +97,14 @@ pub(crate) async fn commit_batch(
         .await?;
         txn.commit().await?;
     } else {
-        insert_events(&txn, &plan.new_events).await?;
-        upsert_streams(&txn, &plan.touched, plan.now).await?;
-        command_log::upsert(&*txn, &plan.commands).await?;
+        statements::write_sqlite(
+            &txn,
+            &plan.new_events,
+            &plan.touched,
+            &plan.commands,
+            plan.now,
+        )
+        .await?;
         txn.commit().await?;
     }
     Ok(Committed {
@@ -163,55 +162,4 @@ async fn read_commands(
     }
     let records = command_log::by_ids(txn, recorded.into_iter().collect()).await?;
     Ok(records.into_iter().map(|r| (r.id.clone(), r)).collect())
-}
-
-async fn insert_events(
-    txn: &DatabaseTransaction,
-    new_events: &[RecordedEvent],
-) -> Result<(), DbErr> {
-    for chunk in new_events.chunks(INSERT_CHUNK) {
-        let rows = chunk.iter().map(|e| events::ActiveModel {
-            position: Set(e.position),
-            event_id: Set(e.id),
-            stream_id: Set(e.stream_id.clone()),
-            version: Set(e.version),
-            event_type: Set(e.event_type.clone()),
-            schema_version: Set(e.schema_version),
-            data: Set(e.data.clone()),
-            metadata: Set(e.metadata.clone()),
-            recorded_at: Set(e.recorded_at),
-        });
-        events::Entity::insert_many(rows)
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
-}
-
-async fn upsert_streams(
-    txn: &DatabaseTransaction,
-    touched: &HashMap<String, i64>,
-    now: chrono::DateTime<Utc>,
-) -> Result<(), DbErr> {
-    let rows: Vec<streams::ActiveModel> = touched
-        .iter()
-        .map(|(id, version)| streams::ActiveModel {
-            id: Set(id.clone()),
-            category: Set(category_of(id).to_owned()),
-            version: Set(*version),
-            created_at: Set(now),
-            updated_at: Set(now),
-        })
-        .collect();
-    for chunk in rows.chunks(INSERT_CHUNK) {
-        streams::Entity::insert_many(chunk.iter().cloned())
-            .on_conflict(
-                OnConflict::column(streams::Column::Id)
-                    .update_columns([streams::Column::Version, streams::Column::UpdatedAt])
-                    .to_owned(),
-            )
-            .exec_without_returning(txn)
-            .await?;
-    }
-    Ok(())
 }

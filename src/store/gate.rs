@@ -133,7 +133,7 @@ fn read_model_pool(db: &DatabaseConnection) -> DatabaseConnection {
         return db.clone();
     }
     let options = (*options).clone().synchronous(SqliteSynchronous::Normal);
-    let pool = SqlitePoolOptions::new()
+    let pool = crate::db::ping_if_idle(SqlitePoolOptions::new())
         .max_connections(READ_MODEL_POOL)
         .connect_lazy_with(options);
     SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
@@ -146,7 +146,7 @@ fn read_model_pool_postgres(db: &DatabaseConnection) -> DatabaseConnection {
     let options = (*pool.connect_options())
         .clone()
         .options([("synchronous_commit", "off")]);
-    let pool = PgPoolOptions::new()
+    let pool = crate::db::ping_if_idle(PgPoolOptions::new())
         .max_connections(READ_MODEL_POOL_POSTGRES)
         .acquire_timeout(pool.options().get_acquire_timeout())
         .connect_lazy_with(options);
