@@ -40,10 +40,6 @@ const SLOW_DISK_COMMIT: Duration = Duration::from_millis(1);
 const ACCOUNTS: usize = 1_000;
 const HOT_ACCOUNT: &str = "hot";
 const CLIENTS: [usize; 4] = [1, 8, 64, 256];
-/// What a plain cqrs-es + postgres-es service did at 8 and 1 tasks on this
-/// kind of machine, as measured by the author (not runnable here).
-const CQRS_ES_8: f64 = 1_240.0;
-const CQRS_ES_1: f64 = 257.0;
 const DEPOSIT: &str = "mutation($in: DepositInput!) { deposit(input: $in) { version } }";
 const OPEN: &str = "mutation($in: OpenAccountInput!) { openAccount(input: $in) { version } }";
 const PAUSE: &str = "mutation($n: String!) { pauseProjection(name: $n) { name } }";
@@ -403,13 +399,6 @@ async fn measure(t: &Target, figure: Figure, duration: Duration) -> BenchResult<
 
 /// Every figure's trials (`samples[figure][round]`) and each round's
 /// closing raw probe.
-struct Report {
-    postgres: bool,
-    figures: Vec<Figure>,
-    samples: Vec<Vec<Sample>>,
-    probes: Vec<Sample>,
-}
-
 async fn run_rounds(t: &Target) -> BenchResult<Report> {
     let figures = plan();
     for figure in &figures {
@@ -429,117 +418,6 @@ async fn run_rounds(t: &Target) -> BenchResult<Report> {
         samples,
         probes,
     })
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(f64::NAN)
-}
-
-impl Report {
-    fn samples(&self, figure: Figure) -> &[Sample] {
-        let i = self.figures.iter().position(|f| *f == figure);
-        i.map_or(&[], |i| &self.samples[i])
-    }
-
-    /// The median over trials of `f`.
-    fn mid(&self, figure: Figure, f: impl Fn(&Sample) -> f64) -> f64 {
-        median(self.samples(figure).iter().map(f).collect())
-    }
-
-    /// The median over rounds of `f` of each round's (figure, raw) samples.
-    fn per_round(&self, figure: Figure, f: impl Fn(&Sample, &Sample) -> f64) -> f64 {
-        let rounds = self.samples(figure).iter().zip(self.samples(Figure::Raw));
-        median(rounds.map(|(s, r)| f(s, r)).collect())
-    }
-
-    /// Each round's disk state at its start and end, and the run's.
-    fn disk_states(&self) -> String {
-        let state = |d: Duration| ["fast", "slow"][usize::from(d >= SLOW_DISK_COMMIT)];
-        let rounds = self.samples(Figure::Raw).iter().zip(&self.probes);
-        let (mut text, mut seen) = (String::new(), Vec::new());
-        for (round, (raw, probe)) in rounds.enumerate() {
-            let (from, to) = (state(raw.p50), state(probe.p50));
-            seen.extend([from, to]);
-            let (a, b, n) = (ms(raw.p50), ms(probe.p50), round + 1);
-            text += &format!("round {n}: {from} -> {to} (raw p50 {a} -> {b}); ");
-        }
-        seen.sort_unstable();
-        seen.dedup();
-        let run = if seen.len() == 1 { seen[0] } else { "mixed" };
-        format!("{text}run: {run}")
-    }
-
-    fn print_figures(&self) {
-        print!("figure (median of 3)               rate unit           p50       p99");
-        println!(" retry/cmd jobs/batch  commit host-cpu cpu/cmd fail  trials (rate)");
-        for &figure in &self.figures {
-            let mid = |f: &dyn Fn(&Sample) -> f64| self.mid(figure, f);
-            let dur = |f: fn(&Sample) -> Duration| {
-                ms(Duration::from_secs_f64(mid(&|s| f(s).as_secs_f64())))
-            };
-            let (rate, p50, p99) = (mid(&|s| s.rate), dur(|s| s.p50), dur(|s| s.p99));
-            let server = if figure == Figure::Raw {
-                format!("{:>9} {:>10} {:>7}", "", "", "")
-            } else {
-                let (retries, jobs) = (mid(&|s| s.retries_per_command), mid(&|s| s.jobs_per_batch));
-                format!("{retries:>9.3} {jobs:>10.1} {:>7}", dur(|s| s.commit))
-            };
-            let (busy, cpu) = (mid(&|s| s.host_busy * 100.0), dur(|s| s.cpu_per_command));
-            let samples = self.samples(figure);
-            let fails: u64 = samples.iter().map(|s| s.failures).sum();
-            let trials: Vec<String> = samples.iter().map(|s| format!("{:.0}", s.rate)).collect();
-            let (label, trials) = (figure.label(), trials.join(" / "));
-            let unit = ["cmd/s", "commits/s"][usize::from(figure == Figure::Raw)];
-            print!("{label:<32} {rate:>6.0} {unit:<9} {p50:>8} {p99:>9} ");
-            println!("{server} {busy:>7.0}% {cpu:>7} {fails:>4}  {trials}");
-        }
-    }
-
-    /// Single-client p50 over the raw commit p50, within each round.
-    fn p50_ratio(&self) -> f64 {
-        let ratio = |s: &Sample, r: &Sample| s.p50.as_secs_f64() / r.p50.as_secs_f64();
-        self.per_round(Figure::Spread(1), ratio)
-    }
-
-    fn print_ratios(&self) {
-        let (head, value) = ("ratio (median of per-round ratios)", "value");
-        println!("\n{head:<56} {value:>6}");
-        let label = "deposit x1 p50 / raw commit p50";
-        println!("{label:<56} {:>6.2}", self.p50_ratio());
-        // Not for the hot account: its commands queue on the aggregate.
-        for n in CLIENTS {
-            let v = self.per_round(Figure::Spread(n), |s, r| s.rate / (n as f64 * r.rate));
-            let label = format!("deposit x{n}: cmd/s / ({n} x raw commits/s)");
-            println!("{label:<56} {v:>6.2}");
-        }
-    }
-
-    /// The aims, each with its verdict.
-    fn print_aims(&self) {
-        let verdict = |met: bool| if met { "met" } else { "NOT met" };
-        let p50 = self.p50_ratio();
-        println!("\naims:");
-        let p50_met = verdict(p50 <= 1.5);
-        println!("  single-client p50 <= 1.5 x raw commit p50: {p50:.2}x -> {p50_met}");
-        let rate = |n| self.mid(Figure::Spread(n), |s| s.rate);
-        if self.postgres {
-            let (x1, x8, aim) = (rate(1), rate(8), 1.5 * CQRS_ES_8);
-            let met = verdict(x8 >= aim);
-            println!("  x8 >= 1.5 x cqrs-es ({aim:.0} cmd/s): {x8:.0} -> {met}");
-            let (r8, r1) = (x8 / CQRS_ES_8, x1 / CQRS_ES_1);
-            println!("    vs the issue's cqrs-es + postgres-es figures (not run here):");
-            println!("    x8 {r8:.2} x {CQRS_ES_8:.0}, x1 {r1:.2} x {CQRS_ES_1:.0}");
-        } else {
-            let x64 = rate(64);
-            println!(
-                "  x64 >= 5,000 cmd/s: {x64:.0} -> {}",
-                verdict(x64 >= 5_000.0)
-            );
-            let p99 = self.mid(Figure::Spread(64), |s| s.p99.as_secs_f64() * 1e3);
-            println!("  x64 p99 < 25 ms: {p99:.2} ms -> {}", verdict(p99 < 25.0));
-        }
-    }
 }
 
 fn ms(d: Duration) -> String {
@@ -584,6 +462,10 @@ fn load_average() -> String {
 
 #[path = "support/databases.rs"]
 mod databases;
+#[path = "support/command_report.rs"]
+mod report;
+
+use report::Report;
 
 #[tokio::main]
 async fn main() -> BenchResult<()> {

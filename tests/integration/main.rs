@@ -31,6 +31,7 @@ mod read_models;
 mod robustness_requests;
 mod robustness_store;
 mod security;
+mod security_ws;
 mod store;
 mod subscriptions;
 mod subscriptions_limits;
