@@ -78,11 +78,13 @@ async fn fill(state: &AppState, total: i64) {
             "AccountOpened",
             json!({ "owner": "Bench", "currency": "USD", "initialBalance": 0 }),
         );
-        state
-            .store
-            .append(stream, ExpectedVersion::NoStream, vec![opened])
-            .await
-            .expect("open");
+        deposits::seed(
+            &state.store,
+            stream,
+            ExpectedVersion::NoStream,
+            vec![opened],
+        )
+        .await;
         appended += 1;
     }
     let mut a = 0;
@@ -90,11 +92,7 @@ async fn fill(state: &AppState, total: i64) {
         let stream = StreamId::parse(format!("account-b{}", a % ACCOUNTS)).expect("stream id");
         let batch = (total - appended).min(1_000);
         let events = deposits::deposits(batch);
-        state
-            .store
-            .append(stream, ExpectedVersion::Any, events)
-            .await
-            .expect("append");
+        deposits::seed(&state.store, stream, ExpectedVersion::Any, events).await;
         appended += batch;
         a += 1;
     }

@@ -2,7 +2,9 @@
 //! that build long histories straight through the store: through commands
 //! a million events would take far longer than what they are there for.
 
-use chronicle::NewEvent;
+use chronicle::{
+    AppendRequest, CommandEntry, EventStore, ExpectedVersion, NewEvent, StreamAppend, StreamId,
+};
 use serde_json::json;
 
 /// `n` deposits of 1.00 USD.
@@ -17,4 +19,32 @@ pub fn deposits(n: i64) -> Vec<NewEvent> {
             e
         })
         .collect()
+}
+
+/// Appends to an account stream as the account's commands do, with a
+/// command log entry: the store refuses an aggregate's streams to appends
+/// that carry none.
+pub async fn seed(
+    store: &EventStore,
+    stream: StreamId,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+) {
+    let command = CommandEntry {
+        id: uuid::Uuid::now_v7().to_string(),
+        command_type: "benchSeed".into(),
+        input: json!(null),
+        received_at: chrono::Utc::now(),
+        id_from_client: false,
+    };
+    let streams = vec![StreamAppend {
+        stream,
+        expected,
+        events,
+    }];
+    let request = AppendRequest {
+        streams,
+        command: Some(command),
+    };
+    store.submit(request).await.expect("seed");
 }
