@@ -242,6 +242,10 @@ struct Snapshot {
     batches: f64,
     batch_jobs: f64,
     commit_seconds: f64,
+    /// SQLite: seconds this process's write turn was held by the event
+    /// writer and by the read models (both 0 on PostgreSQL).
+    events_held: f64,
+    read_models_held: f64,
     /// This process's: the clients and the server together.
     process_ticks: f64,
     /// The whole machine's, the database server included.
@@ -279,6 +283,10 @@ impl Snapshot {
             batches: metric("chronicle_append_batch_jobs_count"),
             batch_jobs: metric("chronicle_append_batch_jobs_sum"),
             commit_seconds: metric("chronicle_append_commit_seconds_sum"),
+            events_held: metric("chronicle_write_turn_held_seconds_sum{holder=\"events\"}"),
+            read_models_held: metric(
+                "chronicle_write_turn_held_seconds_sum{holder=\"read_models\"}",
+            ),
             process_ticks: sum(&own, &[11, 12]),
             busy_ticks,
             all_ticks: busy_ticks + sum(&all, &[4, 5]),
@@ -286,8 +294,11 @@ impl Snapshot {
     }
 
     /// Fills in what the server and the CPUs did between `self` and `later`.
-    fn fill(&self, later: &Self, sample: &mut Sample, commands: f64) {
+    fn fill(&self, later: &Self, sample: &mut Sample, commands: f64, elapsed: Duration) {
         let d = |f: fn(&Self) -> f64| f(later) - f(self);
+        let span = elapsed.as_secs_f64().max(1e-9);
+        sample.turn_events = d(|s| s.events_held) / span;
+        sample.turn_read_models = d(|s| s.read_models_held) / span;
         let commands = commands.max(1.0);
         // Ticks are 10 ms: USER_HZ is 100 on Linux.
         let cpu = d(|s| s.process_ticks) / 100.0 / commands;
@@ -317,6 +328,10 @@ struct Sample {
     host_busy: f64,
     /// This process's CPU time per command: HTTP, GraphQL, the command.
     cpu_per_command: Duration,
+    /// SQLite: share of the trial the write turn was held by the event
+    /// writer and by the read models; what is left, nobody wrote.
+    turn_events: f64,
+    turn_read_models: f64,
 }
 
 /// What one client task did: latencies of its successes, its failures and
@@ -393,7 +408,8 @@ async fn measure(t: &Target, figure: Figure, duration: Duration) -> BenchResult<
         failures,
         ..Sample::default()
     };
-    before.fill(&Snapshot::take(&t.shared).await?, &mut sample, commands);
+    let after = Snapshot::take(&t.shared).await?;
+    before.fill(&after, &mut sample, commands, elapsed);
     Ok(sample)
 }
 

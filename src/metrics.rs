@@ -20,6 +20,8 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const APPEND_BATCHES: &str = "chronicle_append_batches_total";
 pub const APPEND_BATCH_JOBS: &str = "chronicle_append_batch_jobs";
 pub const APPEND_COMMIT_SECONDS: &str = "chronicle_append_commit_seconds";
+pub const WRITE_TURN_WAIT_SECONDS: &str = "chronicle_write_turn_wait_seconds";
+pub const WRITE_TURN_HELD_SECONDS: &str = "chronicle_write_turn_held_seconds";
 pub const EVENTS_APPENDED: &str = "chronicle_events_appended_total";
 pub const COMMANDS: &str = "chronicle_commands_total";
 pub const COMMAND_RETRIES: &str = "chronicle_command_retries_total";
@@ -106,6 +108,16 @@ fn describe() {
         APPEND_COMMIT_SECONDS,
         Unit::Seconds,
         "Time to commit one group of appends"
+    );
+    describe_histogram!(
+        WRITE_TURN_WAIT_SECONDS,
+        Unit::Seconds,
+        "SQLite: time a write transaction waited for this process's write turn, by holder (events, read_models)"
+    );
+    describe_histogram!(
+        WRITE_TURN_HELD_SECONDS,
+        Unit::Seconds,
+        "SQLite: time a write transaction held the turn, BEGIN to COMMIT, by holder (events, read_models)"
     );
     describe_counter!(EVENTS_APPENDED, "Events appended to the log");
     describe_counter!(

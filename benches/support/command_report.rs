@@ -54,7 +54,8 @@ impl Report {
 
     pub fn print_figures(&self) {
         print!("figure (median of 3)               rate unit           p50       p99");
-        println!(" retry/cmd jobs/batch  commit host-cpu cpu/cmd fail  trials (rate)");
+        print!(" retry/cmd jobs/batch  commit host-cpu cpu/cmd");
+        println!(" turn ev/rm fail  trials (rate)");
         for &figure in &self.figures {
             let mid = |f: &dyn Fn(&Sample) -> f64| self.mid(figure, f);
             let dur = |f: fn(&Sample) -> Duration| {
@@ -68,13 +69,18 @@ impl Report {
                 format!("{retries:>9.3} {jobs:>10.1} {:>7}", dur(|s| s.commit))
             };
             let (busy, cpu) = (mid(&|s| s.host_busy * 100.0), dur(|s| s.cpu_per_command));
+            let (ev, rm) = (
+                mid(&|s| s.turn_events * 100.0),
+                mid(&|s| s.turn_read_models * 100.0),
+            );
+            let turn = format!("{ev:.0}/{rm:.0}%");
             let samples = self.samples(figure);
             let fails: u64 = samples.iter().map(|s| s.failures).sum();
             let trials: Vec<String> = samples.iter().map(|s| format!("{:.0}", s.rate)).collect();
             let (label, trials) = (figure.label(), trials.join(" / "));
             let unit = ["cmd/s", "commits/s"][usize::from(figure == Figure::Raw)];
             print!("{label:<32} {rate:>6.0} {unit:<9} {p50:>8} {p99:>9} ");
-            println!("{server} {busy:>7.0}% {cpu:>7} {fails:>4}  {trials}");
+            println!("{server} {busy:>7.0}% {cpu:>7} {turn:>10} {fails:>4}  {trials}");
         }
     }
 

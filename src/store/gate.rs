@@ -22,6 +22,7 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Instant;
 
 use sea_orm::sqlx::postgres::PgPoolOptions;
 use sea_orm::sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
@@ -30,6 +31,8 @@ use sea_orm::{
     SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
+
+use crate::metrics as m;
 
 /// Connections of the read models' SQLite pool: they take turns on the one
 /// write lock, so more would only wait.
@@ -48,7 +51,23 @@ pub struct WriteGate {
 /// A write transaction holding this process's turn until it ends.
 pub struct WriteTxn {
     txn: DatabaseTransaction,
-    _turn: Option<OwnedMutexGuard<()>>,
+    _turn: Option<Turn>,
+}
+
+/// This process's write turn, held: it records how long when it is let go
+/// (a commit, a rollback or a drop), so that `/metrics` shows how the one
+/// write lock is shared between the event writer and the read models.
+struct Turn {
+    _guard: OwnedMutexGuard<()>,
+    holder: &'static str,
+    since: Instant,
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let held = self.since.elapsed().as_secs_f64();
+        metrics::histogram!(m::WRITE_TURN_HELD_SECONDS, "holder" => self.holder).record(held);
+    }
 }
 
 impl WriteGate {
@@ -69,8 +88,27 @@ impl WriteGate {
     /// SQLite it takes the write lock up front, so a read-then-write never
     /// fails half-way for lack of it.
     pub async fn begin(&self, db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
+        self.begin_as(db, "events").await
+    }
+
+    /// [`begin`](Self::begin), naming who holds the turn in the metrics.
+    async fn begin_as(
+        &self,
+        db: &DatabaseConnection,
+        holder: &'static str,
+    ) -> Result<WriteTxn, DbErr> {
         let turn = match &self.turn {
-            Some(turn) => Some(turn.clone().lock_owned().await),
+            Some(turn) => {
+                let asked = Instant::now();
+                let guard = turn.clone().lock_owned().await;
+                let waited = asked.elapsed().as_secs_f64();
+                metrics::histogram!(m::WRITE_TURN_WAIT_SECONDS, "holder" => holder).record(waited);
+                Some(Turn {
+                    _guard: guard,
+                    holder,
+                    since: Instant::now(),
+                })
+            }
             None => None,
         };
         let txn = match db.get_database_backend() {
@@ -102,7 +140,7 @@ impl WriteGate {
     /// A write transaction for read-model rows and their checkpoint: it
     /// commits without waiting for the disk (see the module docs).
     pub async fn begin_read_model(&self) -> Result<WriteTxn, DbErr> {
-        self.begin(&self.read_models).await
+        self.begin_as(&self.read_models, "read_models").await
     }
 }
 

@@ -202,6 +202,19 @@ async fn the_exposition_is_valid_and_has_the_histograms_gauges_and_counts_operat
                 db.name
             );
         }
+        if db.name == "sqlite" {
+            // How the one write lock is shared: the event writer's turns and
+            // the read models', each a histogram by holder.
+            for family in [
+                "chronicle_write_turn_wait_seconds",
+                "chronicle_write_turn_held_seconds",
+            ] {
+                for holder in ["holder=\"events\"", "holder=\"read_models\""] {
+                    let samples = labelled(&families, family, holder);
+                    assert!(!samples.is_empty(), "{family} {holder}");
+                }
+            }
+        }
         for projection in [
             "AccountBalances",
             "TransactionHistory",
