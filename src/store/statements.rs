@@ -144,17 +144,7 @@ pub(crate) async fn write_postgres(
     now: DateTime<Utc>,
     notify: (&str, i64),
 ) -> Result<(), DbErr> {
-    let events: Vec<Value> = new_events
-        .iter()
-        .map(|e| {
-            json!({
-                "position": e.position, "event_id": e.id, "stream_id": e.stream_id,
-                "version": e.version, "event_type": e.event_type,
-                "schema_version": e.schema_version, "data": e.data,
-                "metadata": e.metadata, "recorded_at": e.recorded_at,
-            })
-        })
-        .collect();
+    let events: Vec<Value> = new_events.iter().map(event_row).collect();
     let streams = stream_rows(touched);
     let commands: Vec<Value> = commands.iter().map(command_row).collect();
     let (channel, head) = notify;
@@ -215,12 +205,11 @@ pub(crate) async fn write_sqlite(
     let events: Vec<Value> = new_events
         .iter()
         .map(|e| {
-            json!({
-                "position": e.position, "event_id": e.id, "stream_id": e.stream_id,
-                "version": e.version, "event_type": e.event_type,
-                "schema_version": e.schema_version, "data": e.data.to_string(),
-                "metadata": e.metadata.to_string(), "recorded_at": sqlite_time(e.recorded_at),
-            })
+            let mut row = event_row(e);
+            row["data"] = e.data.to_string().into();
+            row["metadata"] = e.metadata.to_string().into();
+            row["recorded_at"] = sqlite_time(e.recorded_at).into();
+            row
         })
         .collect();
     let commands: Vec<Value> = commands
@@ -251,6 +240,15 @@ pub(crate) async fn write_sqlite(
 /// A timestamp as the SQLite driver writes a bound `DateTime<Utc>`.
 fn sqlite_time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
+}
+
+fn event_row(e: &RecordedEvent) -> Value {
+    json!({
+        "position": e.position, "event_id": e.id, "stream_id": e.stream_id,
+        "version": e.version, "event_type": e.event_type,
+        "schema_version": e.schema_version, "data": e.data,
+        "metadata": e.metadata, "recorded_at": e.recorded_at,
+    })
 }
 
 fn stream_rows(touched: &HashMap<String, i64>) -> Vec<Value> {
