@@ -45,6 +45,7 @@ pub async fn seed(
     let request = AppendRequest {
         streams,
         command: Some(command),
+        ..AppendRequest::default()
     };
     store.submit(request).await.expect("seed");
 }

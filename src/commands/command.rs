@@ -23,9 +23,10 @@ pub trait Command: Serialize + Send + Sync {
     /// The name the command log records and the metrics count.
     const NAME: &'static str;
 
-    /// The streams this command decides on; while it runs it holds this
-    /// node's lock of each, so commands on one aggregate queue instead of
-    /// racing.
+    /// The streams this command decides on; while it decides and queues
+    /// its append it holds this node's lock of each, so commands on one
+    /// aggregate queue instead of racing. Only these streams' states are
+    /// decided on before their append commits (`in_flight.rs`).
     fn locks(&self) -> Vec<String>;
 
     /// The version the client said the aggregate must be at. When given, a
@@ -45,7 +46,7 @@ pub trait Command: Serialize + Send + Sync {
 }
 
 /// What one attempt decided: the appends, the stream that answers for the
-/// command, and the states to cache once they are committed.
+/// command, and the states they produce, to cache.
 pub struct Plan {
     pub appends: Vec<StreamAppend>,
     pub primary: StreamId,

@@ -1,7 +1,8 @@
 //! The one executor of every command: take the command's locks, plan (load
-//! and decide) and append with the loaded versions, retrying a lost race
-//! (bounded, with jitter) unless the client fixed the version. Every
-//! outcome lands in the command log.
+//! and decide), queue the append with the loaded versions, let the locks
+//! go and wait for the commit (`in_flight.rs` says why that is safe),
+//! retrying a lost race (bounded, with jitter) unless the client fixed the
+//! version. Every outcome lands in the command log.
 //!
 //! A retried command id is answered from the log, with its first answer:
 //! by the append itself, which reads the log under the append lock and
@@ -17,10 +18,23 @@ use rand::Rng;
 
 use super::command::{Command, Plan};
 use super::error::{Failure, Rejection};
-use super::{CommandContext, CommandError, CommandOutput, Commands};
+use super::in_flight::Found;
+use super::{CacheUpdate, CommandContext, CommandError, CommandOutput, Commands};
 use crate::store::{
-    AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, StoreError, StreamId,
+    AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, Fate, StoreError,
+    StreamId,
 };
+
+/// An append queued by [`Commands::queue`], waiting for its outcome.
+struct Queued {
+    outcome: std::pin::Pin<Box<dyn Future<Output = Result<AppendOutcome, StoreError>> + Send>>,
+    fate: std::sync::Arc<Fate>,
+    streams: Vec<StreamId>,
+    primary: StreamId,
+    /// The states to cache (and snapshot) once committed; those of the
+    /// streams the command locks are cached already, when it is queued.
+    cache: Vec<CacheUpdate>,
+}
 
 /// Attempts before a command that keeps losing races gives up with
 /// CONCURRENCY_CONFLICT. Each loss means another command on the same
@@ -36,11 +50,7 @@ impl Commands {
         command: C,
     ) -> Result<CommandOutput, CommandError> {
         let entry = entry_of(ctx, &command)?;
-        let keys = command.locks();
-        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let guards = self.locks.lock(&keys).await;
         let (result, retries) = self.attempts(ctx, &entry, &command).await;
-        drop(guards);
         if let Err(err) = &result {
             self.log_unsuccessful(&entry, err).await;
         }
@@ -57,17 +67,11 @@ impl Commands {
         command: &C,
     ) -> (Result<CommandOutput, CommandError>, u32) {
         let fixed = command.expected_version().is_some();
+        let keys = command.locks();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
         let mut retries = 0;
         loop {
-            let plan = match command.plan(ctx, self).await {
-                Ok(plan) => plan,
-                Err(err) if !ctx.id_from_client => return (Err(err), retries),
-                Err(err) => {
-                    let answer = self.recorded_answer(entry).await;
-                    return (answer.unwrap_or(Err(err)), retries);
-                }
-            };
-            match self.commit(entry, plan).await {
+            match self.attempt(ctx, entry, command, &keys).await {
                 Err(CommandError::Rejected(Rejection::Conflict { .. }))
                     if !fixed && retries + 1 < MAX_ATTEMPTS =>
                 {
@@ -79,38 +83,143 @@ impl Commands {
         }
     }
 
-    async fn commit(
+    /// One decision under the command's locks. An append is queued before
+    /// they are let go and awaited after (`in_flight.rs`): the next command
+    /// on the aggregate decides on the state it will produce meanwhile.
+    async fn attempt<C: Command>(
         &self,
+        ctx: &CommandContext,
         entry: &CommandEntry,
-        plan: Plan,
+        command: &C,
+        keys: &[&str],
     ) -> Result<CommandOutput, CommandError> {
+        let guards = self.locks.lock(keys).await;
+        let plan = match self.decide(ctx, command, keys).await {
+            Ok(plan) => plan,
+            Err(err) if !ctx.id_from_client => return Err(err),
+            Err(err) => return self.recorded_answer(entry).await.unwrap_or(Err(err)),
+        };
         if plan.appends.is_empty() {
             return self.commit_no_op(entry, plan).await;
         }
+        let queued = self.queue(entry, plan, keys).await?;
+        drop(guards);
+        self.settle(entry, queued).await
+    }
+
+    /// Plans on settled state where it matters: a refusal or a change of
+    /// nothing is decided again once the appends queued on the command's
+    /// aggregates have settled (an append's own decision is checked by the
+    /// writer instead). A cached state whose append failed is dropped first.
+    async fn decide<C: Command>(
+        &self,
+        ctx: &CommandContext,
+        command: &C,
+        keys: &[&str],
+    ) -> Result<Plan, CommandError> {
+        loop {
+            let mut pending = Vec::new();
+            for key in keys {
+                match self.in_flight.look(key) {
+                    Found::Settled => {}
+                    Found::Failed => self.forget_key(key).await,
+                    Found::Pending(fate) => pending.push(fate),
+                }
+            }
+            let plan = command.plan(ctx, self).await;
+            let on_whole_state = plan.as_ref().map_or(true, |p| p.appends.is_empty());
+            if !on_whole_state || pending.is_empty() {
+                return plan;
+            }
+            for fate in pending {
+                fate.settled().await;
+            }
+        }
+    }
+
+    /// Queues the plan's append, caches the states it will produce for the
+    /// streams this command locks, and records it as in flight.
+    async fn queue(
+        &self,
+        entry: &CommandEntry,
+        plan: Plan,
+        keys: &[&str],
+    ) -> Result<Queued, CommandError> {
+        let fate = Fate::new();
+        let locked = |s: &StreamId| keys.contains(&s.as_str());
+        let after = plan
+            .appends
+            .iter()
+            .filter(|a| locked(&a.stream))
+            .filter_map(|a| {
+                let expected = a.expected.as_number()?;
+                self.in_flight.base(&a.stream, expected)
+            })
+            .collect();
+        let versions: Vec<(StreamId, i64)> = plan
+            .appends
+            .iter()
+            .filter(|a| locked(&a.stream))
+            .filter_map(|a| {
+                let expected = a.expected.as_number()?;
+                Some((a.stream.clone(), expected + a.events.len() as i64))
+            })
+            .collect();
         let streams: Vec<StreamId> = plan.appends.iter().map(|a| a.stream.clone()).collect();
         let request = AppendRequest {
             streams: plan.appends,
             command: Some(entry.clone()),
+            fate: Some(fate.clone()),
+            after,
         };
-        match self.store.submit(request).await {
+        let outcome = self.store.enqueue(request).await?;
+        self.remember_queued(&plan.cache, &versions).await;
+        for (stream, version) in &versions {
+            self.in_flight.queued(stream, *version, &fate);
+        }
+        Ok(Queued {
+            outcome: Box::pin(outcome),
+            fate,
+            streams,
+            primary: plan.primary,
+            cache: plan.cache,
+        })
+    }
+
+    /// Waits for a queued append's outcome.
+    async fn settle(
+        &self,
+        entry: &CommandEntry,
+        queued: Queued,
+    ) -> Result<CommandOutput, CommandError> {
+        let result = queued.outcome.await;
+        let answer = match result {
             Ok(outcome) => {
-                self.remember(plan.cache, &outcome).await;
-                Ok(output(&entry.id, plan.primary, &outcome))
+                self.remember(queued.cache, &outcome).await;
+                Ok(output(&entry.id, queued.primary, &outcome))
             }
-            Err(StoreError::CommandRecorded(record)) => {
-                // A concurrent retry of this command id committed first.
-                self.answer_from_log(entry, *record)
-                    .await
-                    .unwrap_or_else(|| Err(CommandError::internal("command log answered nothing")))
-            }
-            Err(err @ StoreError::Conflict { .. }) => {
-                for s in &streams {
+            Err(err) => {
+                // Whatever failed, the states cached for it were never
+                // stored.
+                for s in &queued.streams {
                     self.forget(s).await;
                 }
-                Err(err.into())
+                match err {
+                    // A concurrent retry of this command id committed first.
+                    StoreError::CommandRecorded(record) => self
+                        .answer_from_log(entry, *record)
+                        .await
+                        .unwrap_or_else(|| {
+                            Err(CommandError::internal("command log answered nothing"))
+                        }),
+                    err => Err(err.into()),
+                }
             }
-            Err(err) => Err(err.into()),
+        };
+        for s in &queued.streams {
+            self.in_flight.done(s, &queued.fate);
         }
+        answer
     }
 
     /// A command that changes nothing (an update to the same values)

@@ -4,8 +4,11 @@
 //! v, all append expecting v, one wins per group commit, and the rest retry;
 //! fifty concurrent deposits to one account would need fifty rounds. Taking
 //! the aggregate's lock first makes them queue instead, each deciding on
-//! the state its predecessor committed (from the cache). Races with other
-//! nodes remain, and the optimistic check plus retry still handles them.
+//! the state its predecessor's append produces (from the cache). A command
+//! holds the lock while it decides and queues its append, not while that
+//! commits (`in_flight.rs`), so queued commands share a group commit.
+//! Races with other nodes remain, and the optimistic check plus retry
+//! still handles them.
 //!
 //! The locks are striped (a fixed set, chosen by hash) so there is nothing
 //! to clean up; two aggregates that share a stripe merely wait for each

@@ -12,6 +12,7 @@ mod command;
 mod error;
 mod execute;
 mod history;
+mod in_flight;
 mod locks;
 mod repository;
 mod snapshots;
@@ -101,17 +102,28 @@ pub struct CommandOutput {
     pub events: Vec<RecordedEvent>,
 }
 
-/// A state to cache once the append that produced it has committed.
+/// A state an append produces, to cache: once it is queued for the
+/// streams the command locks (`in_flight.rs`), once it commits for others.
+#[derive(Clone)]
 pub enum CacheUpdate {
     Account(StreamId, Account),
     User(StreamId, User),
     Email(StreamId, EmailReservation),
 }
 
+impl CacheUpdate {
+    fn stream(&self) -> &StreamId {
+        match self {
+            Self::Account(s, _) | Self::User(s, _) | Self::Email(s, _) => s,
+        }
+    }
+}
+
 /// The command handlers, with one cached repository per aggregate type.
 pub struct Commands {
     store: EventStore,
     locks: locks::AggregateLocks,
+    in_flight: in_flight::InFlight,
     accounts: Repository<Account>,
     users: Repository<User>,
     emails: Repository<EmailReservation>,
@@ -126,6 +138,7 @@ impl Commands {
             users: Repository::new(store.clone(), cache_capacity, snapshot_every),
             emails: Repository::new(store.clone(), cache_capacity, snapshot_every),
             locks: locks::AggregateLocks::default(),
+            in_flight: in_flight::InFlight::default(),
             store,
         }
     }
@@ -141,6 +154,35 @@ impl Commands {
                 CacheUpdate::User(s, state) => remember(&self.users, s, state, outcome).await,
                 CacheUpdate::Email(s, state) => remember(&self.emails, s, state, outcome).await,
             }
+        }
+    }
+
+    /// Caches the states a queued append will produce on the streams in
+    /// `versions` (those the command locks), at those versions.
+    async fn remember_queued(&self, updates: &[CacheUpdate], versions: &[(StreamId, i64)]) {
+        for update in updates {
+            let Some((_, version)) = versions.iter().find(|(s, _)| s == update.stream()) else {
+                continue;
+            };
+            let version = *version;
+            match update.clone() {
+                CacheUpdate::Account(s, state) => {
+                    self.accounts.remember(&s, Loaded { state, version }).await
+                }
+                CacheUpdate::User(s, state) => {
+                    self.users.remember(&s, Loaded { state, version }).await
+                }
+                CacheUpdate::Email(s, state) => {
+                    self.emails.remember(&s, Loaded { state, version }).await
+                }
+            }
+        }
+    }
+
+    /// [`forget`](Self::forget) by lock key: a stream id.
+    async fn forget_key(&self, key: &str) {
+        if let Ok(stream) = StreamId::parse(key) {
+            self.forget(&stream).await;
         }
     }
 

@@ -1,11 +1,14 @@
 //! Loading aggregates: from the LRU cache, else from the latest snapshot
 //! plus the events after it, else by replaying the whole stream.
 //!
-//! The cache is only ever ahead of nothing: it is written after a commit
-//! (and only with a newer version than it holds) and dropped on a conflict.
-//! An entry made stale by another node cannot cause a wrong decision to
-//! commit either: every append expects the version the state was loaded
-//! at, so a stale state ends in a conflict, a drop and a reload.
+//! The cache is written with a newer version than it holds, never an
+//! older one: for the streams a command locks, as soon as its append is
+//! queued (the state that append will produce, `in_flight.rs`); for
+//! others, after the commit. It is dropped when an append fails. An entry
+//! made stale by another node, or by an append that then failed, cannot
+//! cause a wrong decision to commit: every append expects the version the
+//! state was loaded at, and names the queued append it was decided on, so
+//! a stale state ends in a conflict, a drop and a reload.
 
 use std::sync::Arc;
 

@@ -199,3 +199,151 @@ async fn a_command_that_changes_nothing_succeeds_and_is_logged() {
     let record = store.command("noop").await.unwrap().unwrap();
     assert_eq!(record.status, CommandStatus::Succeeded);
 }
+
+/// The account's balance as stored (not as cached), in minor units.
+async fn stored_balance(commands: &Commands, id: &str) -> i64 {
+    let stream = StreamId::parse(format!("account-{id}")).unwrap();
+    commands
+        .accounts()
+        .replay(&stream)
+        .await
+        .unwrap()
+        .state
+        .balance
+        .0
+}
+
+/// Waits until an append on `stream` is queued and not yet committed.
+async fn until_queued(commands: &Commands, stream: &str) {
+    for _ in 0..500 {
+        if matches!(
+            commands.in_flight.look(stream),
+            in_flight::Found::Pending(_)
+        ) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("nothing was queued on {stream}");
+}
+
+#[tokio::test]
+async fn given_one_hot_account_when_many_commands_run_at_once_then_each_commits_once_on_the_last() {
+    let (_dir, store) = sqlite_store().await;
+    let commands = std::sync::Arc::new(Commands::new(store.clone(), 100, 0));
+    open(&commands, "hot", "0.00").await;
+    let runs = (0..60).map(|i| {
+        let commands = commands.clone();
+        tokio::spawn(async move {
+            match i % 3 {
+                // Withdrawals decided on deposits still queued.
+                2 => commands
+                    .execute(&CommandContext::fresh(), withdraw("hot", "1.00"))
+                    .await
+                    .map(|o| o.version),
+                _ => commands
+                    .execute(&CommandContext::fresh(), deposit("hot", "1.00", None))
+                    .await
+                    .map(|o| o.version),
+            }
+        })
+    });
+    let mut versions = Vec::new();
+    let mut refused = 0;
+    for run in futures::future::join_all(runs).await {
+        match run.unwrap() {
+            Ok(version) => versions.push(version),
+            Err(err) => {
+                assert_eq!(err.code(), ErrorCode::InsufficientFunds, "{err:?}");
+                refused += 1;
+            }
+        }
+    }
+    versions.sort_unstable();
+    let expected: Vec<i64> = (2..2 + versions.len() as i64).collect();
+    assert_eq!(versions, expected, "one version each, no gap");
+    let withdrawn = versions.len() as i64 - 40;
+    assert_eq!(withdrawn + refused, 20);
+    assert_eq!(
+        stored_balance(&commands, "hot").await,
+        (40 - withdrawn) * 100
+    );
+}
+
+#[tokio::test]
+async fn given_a_refusal_decided_on_a_queued_append_when_that_append_fails_then_it_is_decided_again()
+ {
+    let (_dir, store) = sqlite_store().await;
+    let commands = std::sync::Arc::new(Commands::new(store.clone(), 100, 0));
+    open(&commands, "a", "1.00").await;
+    // A command id the log already answers: the append that reuses it is
+    // refused by the writer, after its withdrawal was decided and queued.
+    let _ = commands.execute(&ctx("used"), withdraw("a", "9.00")).await;
+    let hold = store.gate().begin(store.db()).await.unwrap();
+    let first = tokio::spawn({
+        let commands = commands.clone();
+        async move { commands.execute(&ctx("used"), withdraw("a", "1.00")).await }
+    });
+    until_queued(&commands, "account-a").await;
+    // On the queued state (nothing left) this would be refused.
+    let second = tokio::spawn({
+        let commands = commands.clone();
+        async move {
+            commands
+                .execute(&CommandContext::fresh(), withdraw("a", "0.40"))
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert!(
+        !second.is_finished(),
+        "a refusal waits for what it saw queued"
+    );
+    hold.rollback().await.unwrap();
+
+    let first = first.await.unwrap().unwrap_err();
+    assert!(
+        matches!(first, CommandError::Rejected(Rejection::CommandIdReused(_))),
+        "{first:?}"
+    );
+    let second = second.await.unwrap().expect("decided on what is stored");
+    assert_eq!(second.version, 2);
+    assert_eq!(stored_balance(&commands, "a").await, 60);
+}
+
+#[tokio::test]
+async fn given_a_deposit_decided_on_a_queued_append_when_that_append_fails_then_it_commits_on_what_is_stored()
+ {
+    let (_dir, store) = sqlite_store().await;
+    let commands = std::sync::Arc::new(Commands::new(store.clone(), 100, 0));
+    open(&commands, "a", "1.00").await;
+    let _ = commands.execute(&ctx("used"), withdraw("a", "9.00")).await;
+    let hold = store.gate().begin(store.db()).await.unwrap();
+    let first = tokio::spawn({
+        let commands = commands.clone();
+        async move {
+            commands
+                .execute(&ctx("used"), deposit("a", "5.00", None))
+                .await
+        }
+    });
+    until_queued(&commands, "account-a").await;
+    let second = tokio::spawn({
+        let commands = commands.clone();
+        async move {
+            commands
+                .execute(&CommandContext::fresh(), deposit("a", "2.00", None))
+                .await
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    hold.rollback().await.unwrap();
+
+    assert!(first.await.unwrap().is_err());
+    let second = second.await.unwrap().expect("retried on what is stored");
+    assert_eq!(
+        second.version, 2,
+        "after the opening, not after the failed deposit"
+    );
+    assert_eq!(stored_balance(&commands, "a").await, 300);
+}

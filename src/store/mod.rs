@@ -13,6 +13,7 @@
 mod command_log;
 mod commit;
 mod error;
+mod fate;
 mod gate;
 mod json;
 mod plan;
@@ -21,6 +22,7 @@ mod snapshots;
 mod statements;
 mod types;
 mod upcast;
+mod validate;
 mod writer;
 
 use sea_orm::DatabaseConnection;
@@ -35,6 +37,7 @@ use crate::paging::{ListOrder, Slice};
 pub use command_log::{CommandEntry, CommandRecord, CommandStatus};
 pub use commit::HEAD_CHANNEL;
 pub use error::StoreError;
+pub use fate::{Fate, FateState};
 pub use gate::WriteGate;
 pub use read::{Direction, LogFilter, StoreStats};
 pub use snapshots::StoredSnapshot;
@@ -172,7 +175,7 @@ impl EventStore {
     ) -> Result<AppendOutcome, StoreError> {
         self.submit(AppendRequest {
             streams: appends,
-            command: None,
+            ..AppendRequest::default()
         })
         .await
     }
@@ -181,7 +184,17 @@ impl EventStore {
     /// transaction. Fails with `CommandRecorded` when that command id has
     /// already succeeded, however close together the two attempts run.
     pub async fn submit(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError> {
-        validate(&request.streams, &self.limits)?;
+        self.enqueue(request).await?.await
+    }
+
+    /// Queues an append behind every append queued before it, and returns
+    /// the wait for its outcome: the command layer queues while it holds
+    /// an aggregate's lock and waits after letting it go.
+    pub async fn enqueue(
+        &self,
+        request: AppendRequest,
+    ) -> Result<impl Future<Output = Result<AppendOutcome, StoreError>> + use<>, StoreError> {
+        validate::validate(&request.streams, &self.limits)?;
         if request.command.is_none() {
             self.refuse_reserved(&request.streams)?;
         }
@@ -197,7 +210,7 @@ impl EventStore {
             .send(writer::AppendJob { request, reply })
             .await
             .map_err(|_| StoreError::Unavailable)?;
-        outcome.await.map_err(|_| StoreError::Unavailable)?
+        Ok(async move { outcome.await.map_err(|_| StoreError::Unavailable)? })
     }
 
     /// Events of one stream: forward from version `from` (default 1), or
@@ -455,46 +468,4 @@ impl Default for StoreConfig {
             reserved_categories: Vec::new(),
         }
     }
-}
-
-fn validate(appends: &[StreamAppend], limits: &EventLimits) -> Result<(), StoreError> {
-    if appends.is_empty() {
-        return Err(StoreError::invalid("an append needs at least one stream"));
-    }
-    let mut streams = std::collections::HashSet::new();
-    let mut ids = std::collections::HashSet::new();
-    let mut total = 0;
-    for append in appends {
-        if !streams.insert(append.stream.as_str()) {
-            return Err(StoreError::invalid(format!(
-                "stream {} appears twice in one append",
-                append.stream
-            )));
-        }
-        if append.events.is_empty() {
-            return Err(StoreError::invalid(format!(
-                "the append to stream {} has no events",
-                append.stream
-            )));
-        }
-        total += append.events.len();
-        for (i, event) in append.events.iter().enumerate() {
-            event.validate()?;
-            let what = || format!("event {i} of the append to {}", append.stream);
-            json::check_event(&event.data, &event.metadata, limits, &what)?;
-            if let Some(id) = event.id
-                && !ids.insert(id)
-            {
-                return Err(StoreError::invalid(format!(
-                    "event id {id} appears twice in one append"
-                )));
-            }
-        }
-    }
-    if total > MAX_APPEND_EVENTS {
-        return Err(StoreError::invalid(format!(
-            "an append may carry at most {MAX_APPEND_EVENTS} events, got {total}"
-        )));
-    }
-    Ok(())
 }

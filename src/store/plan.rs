@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::{
     AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, ExpectedVersion,
-    RecordedEvent, StoreError, StreamAppend,
+    Fate, FateState, RecordedEvent, StoreError, StreamAppend,
 };
 
 /// What the transaction knows before planning: the streams' versions, the
@@ -42,13 +42,23 @@ pub(crate) fn plan_batch(mut state: BatchState, jobs: &[AppendRequest]) -> Batch
     let mut new_events = Vec::new();
     let mut touched = HashMap::new();
     let mut commands = Vec::new();
+    // The fates of this batch's jobs that passed: they commit with it.
+    let mut passed: Vec<&Fate> = Vec::new();
     let outcomes = jobs
         .iter()
         .map(|job| {
             if let Some(recorded) = job.command.as_ref().and_then(|c| answered(&state, c)) {
                 return Err(StoreError::CommandRecorded(Box::new(recorded.clone())));
             }
+            if let Some(base) = job.after.iter().find(|f| {
+                f.state() != FateState::Committed && !passed.iter().any(|p| *p == f.as_ref())
+            }) {
+                return Err(decided_on_failed(&state, job, base));
+            }
             let outcome = plan_job(&mut state, &job.streams)?;
+            if let Some(fate) = &job.fate {
+                passed.push(fate);
+            }
             if let Some(entry) = &job.command {
                 let record = succeeded(entry, &outcome, state.now);
                 state.commands.insert(entry.id.clone(), record.clone());
@@ -260,6 +270,19 @@ fn replay_of_stored(state: &BatchState, job: &[StreamAppend]) -> AppendOutcome {
 
 fn current_version(state: &BatchState, stream: &str) -> i64 {
     state.versions.get(stream).copied().unwrap_or(0)
+}
+
+/// A job decided on an append that did not commit: a conflict on its first
+/// stream, so that the command layer decides again on what is stored.
+fn decided_on_failed(state: &BatchState, job: &AppendRequest, base: &Fate) -> StoreError {
+    tracing::debug!(
+        ?base,
+        "an append decided on one that did not commit is refused"
+    );
+    match job.streams.first() {
+        Some(append) => conflict(append, current_version(state, append.stream.as_str())),
+        None => StoreError::invalid("an append needs at least one stream"),
+    }
 }
 
 fn conflict(append: &StreamAppend, actual: i64) -> StoreError {

@@ -35,7 +35,7 @@ fn append(stream: &str, expected: ExpectedVersion, n: usize) -> StreamAppend {
 fn job(appends: Vec<StreamAppend>) -> AppendRequest {
     AppendRequest {
         streams: appends,
-        command: None,
+        ..AppendRequest::default()
     }
 }
 
@@ -227,4 +227,68 @@ fn given_a_rejected_or_failed_command_id_when_it_comes_again_then_only_a_failed_
         outcome(logged(&entry, "deposit", CommandStatus::Failed)),
         Err(StoreError::CommandRecorded(_))
     ));
+}
+
+/// `job` decided on the append `base` stands for.
+fn after(mut job: AppendRequest, base: &std::sync::Arc<Fate>) -> AppendRequest {
+    job.after.push(base.clone());
+    job
+}
+
+#[test]
+fn given_an_append_decided_on_one_in_the_same_batch_when_that_one_passes_then_both_pass() {
+    let base = Fate::new();
+    let mut first = job(vec![append("a-1", ExpectedVersion::Exact(1), 1)]);
+    first.fate = Some(base.clone());
+    let second = after(
+        job(vec![append("a-1", ExpectedVersion::Exact(2), 1)]),
+        &base,
+    );
+    let plan = plan_batch(state(1, &[("a-1", 1)]), &[first, second]);
+    assert!(
+        plan.outcomes.iter().all(Result::is_ok),
+        "{:?}",
+        plan.outcomes
+    );
+    assert_eq!(plan.new_events.len(), 2);
+}
+
+#[test]
+fn given_an_append_decided_on_one_that_failed_when_its_version_matches_anyway_then_it_is_a_conflict()
+ {
+    // Another writer (a node) brought the stream to the version the
+    // speculative append would have: the version check alone would pass.
+    let base = Fate::new();
+    let mut first = job(vec![append("a-1", ExpectedVersion::Exact(1), 1)]);
+    first.fate = Some(base.clone());
+    let second = after(
+        job(vec![append("a-1", ExpectedVersion::Exact(2), 1)]),
+        &base,
+    );
+    let plan = plan_batch(state(2, &[("a-1", 2)]), &[first, second]);
+    assert!(matches!(plan.outcomes[0], Err(StoreError::Conflict { .. })));
+    assert!(matches!(plan.outcomes[1], Err(StoreError::Conflict { .. })));
+    assert!(plan.new_events.is_empty());
+}
+
+#[test]
+fn given_an_append_decided_on_an_earlier_batch_when_that_one_settled_then_only_a_commit_admits_it()
+{
+    let request = |base: &std::sync::Arc<Fate>| {
+        after(job(vec![append("a-1", ExpectedVersion::Exact(2), 1)]), base)
+    };
+    let committed = Fate::new();
+    committed.settle(FateState::Committed);
+    let plan = plan_batch(state(2, &[("a-1", 2)]), &[request(&committed)]);
+    assert!(plan.outcomes[0].is_ok());
+
+    let failed = Fate::new();
+    failed.settle(FateState::Failed);
+    let plan = plan_batch(state(2, &[("a-1", 2)]), &[request(&failed)]);
+    assert!(matches!(plan.outcomes[0], Err(StoreError::Conflict { .. })));
+
+    // Still pending and not in this batch: never assumed to commit.
+    let pending = Fate::new();
+    let plan = plan_batch(state(2, &[("a-1", 2)]), &[request(&pending)]);
+    assert!(matches!(plan.outcomes[0], Err(StoreError::Conflict { .. })));
 }

@@ -164,10 +164,16 @@ pub struct StreamAppend {
 
 /// One atomic append: events for one or more streams, and optionally the
 /// command they come from, recorded as SUCCEEDED in the same transaction.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct AppendRequest {
     pub streams: Vec<StreamAppend>,
     pub command: Option<super::CommandEntry>,
+    /// Settled by the writer once this append committed or failed
+    /// (`fate.rs`).
+    pub fate: Option<std::sync::Arc<super::Fate>>,
+    /// Appends this one was decided after: it commits only if each of them
+    /// committed, earlier or in the same transaction.
+    pub after: Vec<std::sync::Arc<super::Fate>>,
 }
 
 /// An event as stored (and, when read, brought to its current schema).

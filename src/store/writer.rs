@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
 use super::commit::{Committed, commit_batch};
-use super::{AppendOutcome, AppendRequest, RecordedEvent, StoreError, WriteGate};
+use super::{AppendOutcome, AppendRequest, FateState, RecordedEvent, StoreError, WriteGate};
 
 /// At most this many events go into one transaction; a larger queue waits
 /// for the next batch. Big enough to amortize the fsync, small enough that
@@ -104,6 +104,9 @@ async fn process(
         Ok(committed) => {
             record(&committed, requests.len(), started);
             publish(announce, &committed);
+            for (request, outcome) in requests.iter().zip(&committed.outcomes) {
+                settle(request, outcome.is_ok());
+            }
             for (reply, outcome) in replies.into_iter().zip(committed.outcomes) {
                 let _ = reply.send(outcome);
             }
@@ -131,14 +134,30 @@ async fn process(
                     }
                     Err(err) => Err(StoreError::Database(err)),
                 };
+                // Before the next job's attempt: it may be decided on this one.
+                settle(&request, outcome.is_ok());
                 let _ = reply.send(outcome);
             }
         }
         Err(err) => {
+            for request in &requests {
+                settle(request, false);
+            }
             if let Some(reply) = replies.into_iter().next() {
                 let _ = reply.send(Err(StoreError::Database(err)));
             }
         }
+    }
+}
+
+/// Settles the fate of `request` (`fate.rs`) before anyone hears of it,
+/// so that a job decided on it finds it settled when it is planned.
+fn settle(request: &AppendRequest, committed: bool) {
+    if let Some(fate) = &request.fate {
+        fate.settle(match committed {
+            true => FateState::Committed,
+            false => FateState::Failed,
+        });
     }
 }
 
