@@ -130,6 +130,7 @@ run_chronicle() { # round disk clients
     local db="chron_peers_${stamp//-/_}_$$_c_$1_$3"
     create_db "$db"
     local log="$work/server-$1-$3.log"
+    : >"$log"
     "$CHRONICLE_BIN" serve --listen 127.0.0.1:0 --database-url "$(chronicle_db_url "$db")" \
         --log-format text >"$log" 2>&1 &
     server_pid=$!
