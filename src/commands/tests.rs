@@ -270,30 +270,42 @@ async fn given_one_hot_account_when_many_commands_run_at_once_then_each_commits_
     );
 }
 
+type Run = tokio::task::JoinHandle<Result<CommandOutput, CommandError>>;
+
+fn spawn<C: Command + 'static>(
+    commands: &std::sync::Arc<Commands>,
+    ctx: CommandContext,
+    command: C,
+) -> Run {
+    let commands = commands.clone();
+    tokio::spawn(async move { commands.execute(&ctx, command).await })
+}
+
+/// Account `a` holding 1.00, a command id (`used`) the log already
+/// answers, so the writer refuses any other append under it, and the
+/// writer held until the caller lets go of the transaction: whatever is
+/// queued meanwhile stays queued.
+async fn held_writer() -> (
+    tempfile::TempDir,
+    std::sync::Arc<Commands>,
+    crate::store::WriteTxn,
+) {
+    let (dir, store) = sqlite_store().await;
+    let commands = std::sync::Arc::new(Commands::new(store.clone(), 100, 0));
+    open(&commands, "a", "1.00").await;
+    let _ = commands.execute(&ctx("used"), withdraw("a", "9.00")).await;
+    let hold = store.gate().begin(store.db()).await.unwrap();
+    (dir, commands, hold)
+}
+
 #[tokio::test]
 async fn given_a_refusal_decided_on_a_queued_append_when_that_append_fails_then_it_is_decided_again()
  {
-    let (_dir, store) = sqlite_store().await;
-    let commands = std::sync::Arc::new(Commands::new(store.clone(), 100, 0));
-    open(&commands, "a", "1.00").await;
-    // A command id the log already answers: the append that reuses it is
-    // refused by the writer, after its withdrawal was decided and queued.
-    let _ = commands.execute(&ctx("used"), withdraw("a", "9.00")).await;
-    let hold = store.gate().begin(store.db()).await.unwrap();
-    let first = tokio::spawn({
-        let commands = commands.clone();
-        async move { commands.execute(&ctx("used"), withdraw("a", "1.00")).await }
-    });
+    let (_dir, commands, hold) = held_writer().await;
+    let first = spawn(&commands, ctx("used"), withdraw("a", "1.00"));
     until_queued(&commands, "account-a").await;
     // On the queued state (nothing left) this would be refused.
-    let second = tokio::spawn({
-        let commands = commands.clone();
-        async move {
-            commands
-                .execute(&CommandContext::fresh(), withdraw("a", "0.40"))
-                .await
-        }
-    });
+    let second = spawn(&commands, CommandContext::fresh(), withdraw("a", "0.40"));
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     assert!(
         !second.is_finished(),
@@ -314,28 +326,14 @@ async fn given_a_refusal_decided_on_a_queued_append_when_that_append_fails_then_
 #[tokio::test]
 async fn given_a_deposit_decided_on_a_queued_append_when_that_append_fails_then_it_commits_on_what_is_stored()
  {
-    let (_dir, store) = sqlite_store().await;
-    let commands = std::sync::Arc::new(Commands::new(store.clone(), 100, 0));
-    open(&commands, "a", "1.00").await;
-    let _ = commands.execute(&ctx("used"), withdraw("a", "9.00")).await;
-    let hold = store.gate().begin(store.db()).await.unwrap();
-    let first = tokio::spawn({
-        let commands = commands.clone();
-        async move {
-            commands
-                .execute(&ctx("used"), deposit("a", "5.00", None))
-                .await
-        }
-    });
+    let (_dir, commands, hold) = held_writer().await;
+    let first = spawn(&commands, ctx("used"), deposit("a", "5.00", None));
     until_queued(&commands, "account-a").await;
-    let second = tokio::spawn({
-        let commands = commands.clone();
-        async move {
-            commands
-                .execute(&CommandContext::fresh(), deposit("a", "2.00", None))
-                .await
-        }
-    });
+    let second = spawn(
+        &commands,
+        CommandContext::fresh(),
+        deposit("a", "2.00", None),
+    );
     tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     hold.rollback().await.unwrap();
 

@@ -39,6 +39,8 @@ pub use commit::HEAD_CHANNEL;
 pub use error::StoreError;
 pub use fate::{Fate, FateState};
 pub use gate::WriteGate;
+#[cfg(test)]
+pub use gate::WriteTxn;
 pub use read::{Direction, LogFilter, StoreStats};
 pub use snapshots::StoredSnapshot;
 pub use types::{

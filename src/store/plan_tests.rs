@@ -235,8 +235,8 @@ fn after(mut job: AppendRequest, base: &std::sync::Arc<Fate>) -> AppendRequest {
     job
 }
 
-#[test]
-fn given_an_append_decided_on_one_in_the_same_batch_when_that_one_passes_then_both_pass() {
+/// An append to `a-1` at version 1, and a second decided on it.
+fn queued_pair() -> [AppendRequest; 2] {
     let base = Fate::new();
     let mut first = job(vec![append("a-1", ExpectedVersion::Exact(1), 1)]);
     first.fate = Some(base.clone());
@@ -244,7 +244,12 @@ fn given_an_append_decided_on_one_in_the_same_batch_when_that_one_passes_then_bo
         job(vec![append("a-1", ExpectedVersion::Exact(2), 1)]),
         &base,
     );
-    let plan = plan_batch(state(1, &[("a-1", 1)]), &[first, second]);
+    [first, second]
+}
+
+#[test]
+fn given_an_append_decided_on_one_in_the_same_batch_when_that_one_passes_then_both_pass() {
+    let plan = plan_batch(state(1, &[("a-1", 1)]), &queued_pair());
     assert!(
         plan.outcomes.iter().all(Result::is_ok),
         "{:?}",
@@ -258,14 +263,7 @@ fn given_an_append_decided_on_one_that_failed_when_its_version_matches_anyway_th
  {
     // Another writer (a node) brought the stream to the version the
     // speculative append would have: the version check alone would pass.
-    let base = Fate::new();
-    let mut first = job(vec![append("a-1", ExpectedVersion::Exact(1), 1)]);
-    first.fate = Some(base.clone());
-    let second = after(
-        job(vec![append("a-1", ExpectedVersion::Exact(2), 1)]),
-        &base,
-    );
-    let plan = plan_batch(state(2, &[("a-1", 2)]), &[first, second]);
+    let plan = plan_batch(state(2, &[("a-1", 2)]), &queued_pair());
     assert!(matches!(plan.outcomes[0], Err(StoreError::Conflict { .. })));
     assert!(matches!(plan.outcomes[1], Err(StoreError::Conflict { .. })));
     assert!(plan.new_events.is_empty());
