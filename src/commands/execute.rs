@@ -21,8 +21,8 @@ use super::error::{Failure, Rejection};
 use super::in_flight::Found;
 use super::{CacheUpdate, CommandContext, CommandError, CommandOutput, Commands};
 use crate::store::{
-    AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, Fate, StoreError,
-    StreamId,
+    AppendOutcome, AppendRequest, CommandEntry, CommandRecord, CommandStatus, Fate, FateState,
+    StoreError, StreamId,
 };
 
 /// An append queued by [`Commands::queue`], waiting for its outcome.
@@ -199,6 +199,9 @@ impl Commands {
                 Ok(output(&entry.id, queued.primary, &outcome))
             }
             Err(err) => {
+                // The writer settled it unless it never got to the job (it
+                // stopped): commands waiting on it must not wait forever.
+                queued.fate.settle(FateState::Failed);
                 // Whatever failed, the states cached for it were never
                 // stored.
                 for s in &queued.streams {
