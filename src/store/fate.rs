@@ -25,7 +25,8 @@ pub enum FateState {
     Failed,
 }
 
-/// Set once by the writer, awaited by whoever decided on the append.
+/// Set once, by the writer (or, when the writer never answered, by the
+/// command that queued the append); awaited by whoever decided on it.
 pub struct Fate {
     state: watch::Sender<FateState>,
 }
