@@ -121,7 +121,7 @@ pub(crate) enum Control {
     },
     /// Empties the tables and replays from position 0; answers once the
     /// reset committed.
-    Rebuild(oneshot::Sender<Result<(), DbErr>>),
+    Rebuild(oneshot::Sender<Result<ProjectionStatus, DbErr>>),
     /// Another node changed the row (its notification says so): read it.
     Refresh,
     /// Ends the task once the batch in progress (if any) has committed.
@@ -286,14 +286,16 @@ impl Projections {
     }
 
     /// Resets the projection's tables and checkpoint and replays the log;
-    /// returns once the reset committed (the replay goes on).
+    /// returns once the reset committed (the replay goes on), with the
+    /// status it started in: a short replay may be over by the time the
+    /// caller could read the status again.
     pub async fn rebuild(&self, name: &str) -> Result<ProjectionStatus, ProjectionsError> {
         let (done, reset) = oneshot::channel();
         self.send(name, Control::Rebuild(done)).await?;
-        reset
+        let started = reset
             .await
             .map_err(|_| ProjectionsError::Stopped(name.to_string()))??;
-        self.status(name)
+        Ok(started)
     }
 
     /// Stops every projection of this node, each after the batch it is

@@ -395,7 +395,9 @@ impl Runner {
                     self.failures = 0;
                     self.adopt(row.clone());
                 }
-                let _ = done.send(reset.map(|_| ()));
+                // The status the rebuild started with: the runner may be
+                // done replaying before the caller reads the watch.
+                let _ = done.send(reset.map(|_| self.status.borrow().clone()));
                 return true;
             }
             Control::Refresh => {
