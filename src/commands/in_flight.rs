@@ -3,10 +3,10 @@
 //!
 //! Without it, a command holds its aggregate's lock until its append has
 //! committed, so commands on one aggregate commit one per transaction
-//! (about 330 a second on SQLite, whatever the number of clients). Now a
-//! command queues its append, caches the state that append will produce,
-//! and lets the lock go; the next command decides on that state and
-//! queues behind it. Nothing is acknowledged before it is on disk, and no
+//! (200 to 330 a second on SQLite in our runs, whatever the number of
+//! clients). Now a command queues its append, caches the state that append
+//! will produce, and lets the lock go; the next command decides on that
+//! state and queues behind it. Nothing is acknowledged before it is on disk, and no
 //! decision stands on state that was never stored:
 //!
 //! - an append decided on a queued one names it as a precondition, and the
