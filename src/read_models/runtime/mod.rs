@@ -120,7 +120,7 @@ pub(crate) enum Control {
         done: oneshot::Sender<Result<(), ProjectionsError>>,
     },
     /// Empties the tables and replays from position 0; answers once the
-    /// reset committed.
+    /// reset committed, with the status the replay starts in.
     Rebuild(oneshot::Sender<Result<ProjectionStatus, DbErr>>),
     /// Another node changed the row (its notification says so): read it.
     Refresh,
