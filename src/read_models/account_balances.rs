@@ -2,11 +2,11 @@
 //! status, version and number of money movements; the projection that
 //! writes it and the queries that read it (`account`, `accounts`).
 //!
-//! A batch is applied in memory: the rows it touches are loaded once,
-//! folded event by event with the pure [`fold`], and written back in one
+//! A batch is applied in memory: the rows it touches are recalled from
+//! the joint turn's memo or loaded once, folded event by event with the pure [`fold`], and written back in one
 //! upsert, so a rebuild costs a few statements per batch, not per event.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use entity::account_summaries as row;
 pub use entity::account_summaries::{AccountStatus, Model as AccountRow};
@@ -16,6 +16,7 @@ use sea_orm::{
     EntityTrait, QueryFilter,
 };
 
+use super::memo::{self, Memo};
 use super::{Projection, ProjectionError};
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountEvent};
@@ -39,24 +40,20 @@ impl Projection for AccountBalances {
         &self,
         txn: &DatabaseTransaction,
         events: &[RecordedEvent],
+        memo: &mut Memo,
     ) -> Result<(), ProjectionError> {
         let events = account_events(events)?;
         if events.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
-        let mut rows: HashMap<String, Option<row::Model>> = row::Entity::find()
-            .filter(row::Column::AccountId.is_in(ids.clone()))
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(|m| (m.account_id.clone(), Some(m)))
-            .collect();
+        let ids: BTreeSet<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
+        let mut rows = memo::recall(memo, ids, |missing| load(txn, missing)).await?;
         for (id, recorded, event) in &events {
-            let current = rows.remove(id).flatten();
-            rows.insert(id.clone(), Some(fold(current, id, recorded, event)?));
+            let current = rows.remove(id);
+            rows.insert(id.clone(), fold(current, id, recorded, event)?);
         }
-        upsert(txn, rows.into_values().flatten().collect()).await?;
+        upsert(txn, rows.values()).await?;
+        memo::keep(memo, rows);
         Ok(())
     }
 
@@ -130,8 +127,27 @@ pub fn fold(
     Ok(row)
 }
 
-async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), DbErr> {
+/// The stored rows of `ids`, by id.
+async fn load(
+    txn: &DatabaseTransaction,
+    ids: Vec<String>,
+) -> Result<HashMap<String, row::Model>, DbErr> {
+    let rows = row::Entity::find()
+        .filter(row::Column::AccountId.is_in(ids))
+        .all(txn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|m| (m.account_id.clone(), m))
+        .collect())
+}
+
+async fn upsert<'a>(
+    txn: &DatabaseTransaction,
+    rows: impl IntoIterator<Item = &'a row::Model>,
+) -> Result<(), DbErr> {
     use row::Column as C;
+    let rows: Vec<&row::Model> = rows.into_iter().collect();
     for chunk in rows.chunks(500) {
         let models = chunk.iter().map(|m| row::ActiveModel {
             account_id: Set(m.account_id.clone()),

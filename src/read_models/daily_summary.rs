@@ -6,7 +6,8 @@
 //! changes neither deposits nor withdrawals; it counts once, on its out
 //! side, so that a transfer is one transaction and not two. A batch is
 //! folded in memory with the pure [`fold`] over the rows it touches,
-//! loaded once, and written back in one upsert.
+//! recalled from the joint turn's memo or loaded once, and written back
+//! in one upsert.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -19,6 +20,7 @@ use sea_orm::{
 };
 
 use super::account_balances::account_events;
+use super::memo::{self, Memo};
 use super::{Projection, ProjectionError};
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountEvent};
@@ -43,6 +45,7 @@ impl Projection for DailySummary {
         &self,
         txn: &DatabaseTransaction,
         events: &[RecordedEvent],
+        memo: &mut Memo,
     ) -> Result<(), ProjectionError> {
         let decoded = account_events(events)?;
         let counted: Vec<(Day, &AccountEvent, &RecordedEvent)> = decoded
@@ -54,27 +57,19 @@ impl Projection for DailySummary {
         if counted.is_empty() {
             return Ok(());
         }
-        let dates: BTreeSet<&str> = counted.iter().map(|((d, _), _, _)| d.as_str()).collect();
-        let mut sums: HashMap<Day, Summary> = HashMap::new();
-        for m in row::Entity::find()
-            .filter(row::Column::Date.is_in(dates))
-            .all(txn)
-            .await?
-        {
-            let summary = Summary::from_row(&m)?;
-            sums.insert((m.date, m.currency), summary);
-        }
-        let mut touched = BTreeSet::new();
+        let touched: BTreeSet<Day> = counted.iter().map(|(day, _, _)| day.clone()).collect();
+        let mut sums =
+            memo::recall(memo, touched.iter().cloned(), |missing| load(txn, missing)).await?;
         for (day, event, recorded) in counted {
-            let current = sums.remove(&day).unwrap_or_default();
+            let current = sums.get(&day).copied().unwrap_or_default();
             sums.insert(day.clone(), fold(current, &day, recorded, event)?);
-            touched.insert(day);
         }
         let changed = touched
             .into_iter()
-            .filter_map(|day| sums.remove(&day).map(|s| s.into_row(day)))
+            .filter_map(|day| sums.get(&day).map(|s| s.into_row(day)))
             .collect();
         upsert(txn, changed).await?;
+        memo::keep(memo, sums);
         Ok(())
     }
 
@@ -178,6 +173,25 @@ pub fn fold(
         .ok_or_else(overflow)?;
     sum.transactions = sum.transactions.checked_add(1).ok_or_else(overflow)?;
     Ok(sum)
+}
+
+/// The stored sums of the days of `days`, every currency of each (more
+/// than asked for: a day's rows are read by its date).
+async fn load(
+    txn: &DatabaseTransaction,
+    days: Vec<Day>,
+) -> Result<HashMap<Day, Summary>, ProjectionError> {
+    let dates: BTreeSet<String> = days.into_iter().map(|(date, _)| date).collect();
+    let mut sums = HashMap::new();
+    for m in row::Entity::find()
+        .filter(row::Column::Date.is_in(dates))
+        .all(txn)
+        .await?
+    {
+        let summary = Summary::from_row(&m)?;
+        sums.insert((m.date, m.currency), summary);
+    }
+    Ok(sums)
 }
 
 async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), DbErr> {

@@ -14,6 +14,7 @@
 
 pub mod account_balances;
 pub mod daily_summary;
+mod memo;
 mod runtime;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -28,6 +29,7 @@ pub use runtime::{
 
 pub use account_balances::AccountBalances;
 pub use daily_summary::DailySummary;
+pub use memo::Memo;
 pub use transaction_history::TransactionHistory;
 pub use users::Users;
 
@@ -46,11 +48,14 @@ pub trait Projection: Send + Sync + 'static {
     fn category(&self) -> &'static str;
 
     /// Applies `events` (ascending, all after the checkpoint, all of its
-    /// category) to the read tables inside `txn`.
+    /// category) to the read tables inside `txn`. Rows `memo` remembers
+    /// need not be read; the rows the batch reads or writes are left in
+    /// it (`memo.rs` says when that is safe).
     async fn apply(
         &self,
         txn: &DatabaseTransaction,
         events: &[RecordedEvent],
+        memo: &mut Memo,
     ) -> Result<(), ProjectionError>;
 
     /// Empties the read tables, for a rebuild.

@@ -3,10 +3,11 @@
 //!
 //! Only `user-` streams count: the `useremail-` streams that reserve an
 //! email are another aggregate's, whose category merely starts alike. A
-//! batch is applied like AccountBalances': the rows it touches are loaded
-//! once, folded with the pure [`fold`], and written back in one upsert.
+//! batch is applied like AccountBalances': the rows it touches are
+//! recalled or loaded once, folded with the pure [`fold`], and written
+//! back in one upsert.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use entity::users as row;
 pub use entity::users::Model as UserRow;
@@ -16,6 +17,7 @@ use sea_orm::{
     QueryFilter,
 };
 
+use super::memo::{self, Memo};
 use super::{Projection, ProjectionError};
 use crate::domain::Aggregate;
 use crate::domain::user::{User, UserEvent};
@@ -38,24 +40,20 @@ impl Projection for Users {
         &self,
         txn: &DatabaseTransaction,
         events: &[RecordedEvent],
+        memo: &mut Memo,
     ) -> Result<(), ProjectionError> {
         let events = user_events(events)?;
         if events.is_empty() {
             return Ok(());
         }
-        let ids: Vec<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
-        let mut rows: HashMap<String, Option<row::Model>> = row::Entity::find()
-            .filter(row::Column::UserId.is_in(ids))
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(|m| (m.user_id.clone(), Some(m)))
-            .collect();
+        let ids: BTreeSet<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
+        let mut rows = memo::recall(memo, ids, |missing| load(txn, missing)).await?;
         for (id, recorded, event) in &events {
-            let current = rows.remove(id).flatten();
-            rows.insert(id.clone(), Some(fold(current, id, recorded, event)?));
+            let current = rows.remove(id);
+            rows.insert(id.clone(), fold(current, id, recorded, event)?);
         }
-        upsert(txn, rows.into_values().flatten().collect()).await?;
+        upsert(txn, rows.values()).await?;
+        memo::keep(memo, rows);
         Ok(())
     }
 
@@ -113,8 +111,24 @@ pub fn fold(
     Ok(row)
 }
 
-async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), DbErr> {
+/// The stored rows of `ids`, by id.
+async fn load(
+    txn: &DatabaseTransaction,
+    ids: Vec<String>,
+) -> Result<HashMap<String, row::Model>, DbErr> {
+    let rows = row::Entity::find()
+        .filter(row::Column::UserId.is_in(ids))
+        .all(txn)
+        .await?;
+    Ok(rows.into_iter().map(|m| (m.user_id.clone(), m)).collect())
+}
+
+async fn upsert<'a>(
+    txn: &DatabaseTransaction,
+    rows: impl IntoIterator<Item = &'a row::Model>,
+) -> Result<(), DbErr> {
     use row::Column as C;
+    let rows: Vec<&row::Model> = rows.into_iter().collect();
     for chunk in rows.chunks(500) {
         let models = chunk.iter().map(|m| row::ActiveModel {
             user_id: Set(m.user_id.clone()),

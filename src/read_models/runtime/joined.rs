@@ -5,6 +5,7 @@
 use tokio::sync::mpsc;
 
 use super::Runner;
+use crate::read_models::Memo;
 use crate::read_models::runtime::ProjectionState;
 use crate::read_models::runtime::turn::{Left, Member, Update};
 
@@ -26,6 +27,7 @@ impl Runner {
             projection: self.projection.clone(),
             checkpoint: self.checkpoint.clone(),
             updates: updates_tx,
+            memo: Memo::on(),
         });
         loop {
             tokio::select! {

@@ -35,7 +35,7 @@ use super::lease::{Held, Leases};
 use super::turn::{Turns, apply_fresh};
 use super::{BATCH, IDLE_POLL};
 use super::{Control, ProjectionState, ProjectionStatus, control};
-use crate::read_models::{Projection, ProjectionError};
+use crate::read_models::{Memo, Projection, ProjectionError};
 use crate::store::{EventStore, LogFilter, RecordedEvent};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -335,11 +335,13 @@ impl Runner {
                 next,
                 announce,
             } => {
+                // On its own a runner remembers nothing: only the joint
+                // turn knows no one else wrote the table in between.
                 apply_fresh(
                     &txn,
                     &self.store,
                     self.projection.as_ref(),
-                    &fresh,
+                    (&fresh, &mut Memo::off()),
                     announce,
                 )
                 .await?;

@@ -25,7 +25,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::advance::{Advance, advance};
 use super::checkpoint::{self, Checkpoint};
 use super::{BATCH, IDLE_POLL, ProjectionState};
-use crate::read_models::{Projection, ProjectionError};
+use crate::read_models::{Memo, Projection, ProjectionError};
 use crate::store::{EventStore, RecordedEvent, category_of};
 
 /// The most broadcast events a turn keeps.
@@ -37,6 +37,10 @@ pub(super) struct Member {
     /// The runner's view when it joined; the turn keeps it current.
     pub checkpoint: Checkpoint,
     pub updates: mpsc::UnboundedSender<Update>,
+    /// The rows its earlier turns read and wrote: the turn's own, since it
+    /// is their one writer while the runner is a member (`memo.rs`). A
+    /// member that joins again starts with an empty one.
+    pub memo: Memo,
 }
 
 /// What a turn tells a member's runner.
@@ -209,17 +213,19 @@ impl Turn {
     }
 
     async fn apply(
-        &self,
+        &mut self,
         due: &[&'static str],
         head: i64,
     ) -> Result<Vec<(&'static str, Update)>, ProjectionError> {
-        let members: Vec<&Member> = due.iter().map(|name| &self.members[name]).collect();
-        let after = members
+        let after = due
             .iter()
-            .map(|m| m.checkpoint.position)
+            .map(|name| self.members[name].checkpoint.position)
             .min()
             .unwrap_or(head);
-        let mut categories: Vec<&str> = members.iter().map(|m| m.projection.category()).collect();
+        let mut categories: Vec<&str> = due
+            .iter()
+            .map(|name| self.members[name].projection.category())
+            .collect();
         categories.sort_unstable();
         categories.dedup();
         let events = match self.recent_between(after, head, &categories) {
@@ -237,11 +243,19 @@ impl Turn {
         };
         let txn = self.store.gate().begin_read_model().await?;
         let mut stored = checkpoint::load_many(&*txn, due).await?;
-        let mut updates = Vec::with_capacity(members.len());
+        let mut updates = Vec::with_capacity(due.len());
         let mut saves = Vec::new();
-        for member in members {
-            let name = member.projection.name();
+        for &name in due {
+            let Some(member) = self.members.get_mut(name) else {
+                continue;
+            };
             let row = stored.remove(name).unwrap_or_else(Checkpoint::start);
+            if row.position != member.checkpoint.position
+                || row.lease_epoch != member.checkpoint.lease_epoch
+            {
+                // The table may hold what another writer left: read it.
+                member.memo.clear();
+            }
             let category = member.projection.category();
             let theirs = events
                 .iter()
@@ -263,7 +277,7 @@ impl Turn {
                         &txn,
                         &self.store,
                         member.projection.as_ref(),
-                        &fresh,
+                        (&fresh, &mut member.memo),
                         announce,
                     )
                     .await?;
@@ -347,11 +361,11 @@ pub(super) async fn apply_fresh(
     txn: &sea_orm::DatabaseTransaction,
     store: &EventStore,
     projection: &dyn Projection,
-    fresh: &[RecordedEvent],
+    (fresh, memo): (&[RecordedEvent], &mut Memo),
     announce: bool,
 ) -> Result<(), ProjectionError> {
     if !fresh.is_empty() {
-        projection.apply(txn, fresh).await?;
+        projection.apply(txn, fresh, memo).await?;
     }
     if announce {
         checkpoint::announce(txn, store, projection.name()).await?;

@@ -28,6 +28,7 @@ impl Projection for Refusing {
         &self,
         _txn: &sea_orm::DatabaseTransaction,
         events: &[RecordedEvent],
+        _memo: &mut Memo,
     ) -> Result<(), ProjectionError> {
         Err(ProjectionError::Event(format!(
             "refused the event at {}",
@@ -63,6 +64,7 @@ fn turn_of(
                 projection,
                 checkpoint: Checkpoint::start(),
                 updates,
+                memo: Memo::on(),
             },
         );
         receivers.push(receiver);
@@ -111,7 +113,10 @@ async fn given_caught_up_projections_when_a_turn_runs_then_each_ends_where_apply
             .filter(|e| category_of(&e.stream_id) == projection.category())
             .cloned()
             .collect();
-        projection.apply(&txn, &theirs).await.unwrap();
+        projection
+            .apply(&txn, &theirs, &mut Memo::off())
+            .await
+            .unwrap();
         txn.commit().await.unwrap();
     }
 
@@ -240,4 +245,124 @@ async fn given_this_nodes_commits_were_broadcast_when_a_turn_runs_then_it_takes_
     let rows = checkpoint::load_many(store.db(), &due).await.unwrap();
     assert!(rows.values().all(|c| c.position == head));
     assert_eq!(Tables::read(&store).await.accounts.len(), 2);
+}
+
+/// AccountBalances alone as a member, after a first turn over
+/// `some_history`: its memo holds accounts a and b.
+async fn balances_after_a_turn(store: &EventStore) -> Turn {
+    some_history(store).await;
+    let (mut turn, _updates) = turn_of(store, vec![Arc::new(crate::read_models::AccountBalances)]);
+    turn.turn(&["AccountBalances"], store.head()).await;
+    turn
+}
+
+async fn deposit(store: &EventStore, stream: &str, amount: i64) {
+    let deposited = AccountEvent::MoneyDeposited {
+        amount,
+        currency: "USD".into(),
+        description: None,
+    };
+    append(store, stream, &[deposited]).await;
+}
+
+async fn balance_of(store: &EventStore, account: &str) -> i64 {
+    crate::read_models::account_balances::get(store.db(), account)
+        .await
+        .unwrap()
+        .unwrap()
+        .balance
+}
+
+/// Writes a balance behind the turn's back, as nothing but another writer
+/// could.
+async fn overwrite_balance(store: &EventStore, account: &str, balance: i64) {
+    use sea_orm::ConnectionTrait;
+    store
+        .db()
+        .execute_unprepared(&format!(
+            "UPDATE account_summaries SET balance = {balance} WHERE account_id = '{account}'"
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn given_rows_a_turn_wrote_when_the_next_turn_folds_them_then_it_takes_them_from_its_memo() {
+    let (_dir, store) = sqlite_store().await;
+    let mut turn = balances_after_a_turn(&store).await;
+    assert_eq!(balance_of(&store, "a").await, 1250);
+    // Only a read of the table would see this.
+    overwrite_balance(&store, "a", 7).await;
+
+    deposit(&store, "account-a", 100).await;
+    turn.turn(&["AccountBalances"], store.head()).await;
+
+    assert_eq!(balance_of(&store, "a").await, 1350);
+}
+
+#[tokio::test]
+async fn given_the_checkpoint_moved_behind_the_turn_when_it_applies_then_it_reads_the_table_again()
+{
+    let (_dir, store) = sqlite_store().await;
+    let mut turn = balances_after_a_turn(&store).await;
+    let seen = store.head();
+    // Another writer (an operator's skip, say) moves the row and the
+    // table: the memo no longer holds what the table does.
+    deposit(&store, "account-a", 100).await;
+    overwrite_balance(&store, "a", 10).await;
+    let skipped = Checkpoint {
+        position: seen + 1,
+        ..Checkpoint::start()
+    };
+    checkpoint::save(store.db(), "AccountBalances", &skipped)
+        .await
+        .unwrap();
+
+    deposit(&store, "account-a", 5).await;
+    turn.turn(&["AccountBalances"], store.head()).await;
+
+    assert_eq!(balance_of(&store, "a").await, 15);
+}
+
+#[tokio::test]
+async fn given_a_memo_over_many_turns_when_the_log_is_folded_then_the_tables_match_applying_alone()
+{
+    let (_dir, store) = sqlite_store().await;
+    let standard = Projections::standard();
+    let due = names(&standard);
+    let (mut turn, _updates) = turn_of(&store, standard);
+    some_history(&store).await;
+    turn.turn(&due, store.head()).await;
+    for round in 0..5 {
+        deposit(&store, "account-a", 10 + round).await;
+        deposit(&store, "account-b", 20 + round).await;
+        let withdrawn = AccountEvent::MoneyWithdrawn {
+            amount: 3,
+            currency: "USD".into(),
+            description: None,
+        };
+        append(&store, "account-a", &[withdrawn]).await;
+        turn.turn(&due, store.head()).await;
+    }
+
+    let (_reference_dir, reference) = sqlite_store().await;
+    let events = store
+        .read_log(0, &LogFilter::default(), 1000)
+        .await
+        .unwrap();
+    for projection in Projections::standard() {
+        let txn = reference.db().begin().await.unwrap();
+        let theirs: Vec<RecordedEvent> = events
+            .iter()
+            .filter(|e| category_of(&e.stream_id) == projection.category())
+            .cloned()
+            .collect();
+        projection
+            .apply(&txn, &theirs, &mut Memo::off())
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    }
+    assert_eq!(Tables::read(&store).await, Tables::read(&reference).await);
+    assert_eq!(balance_of(&store, "a").await, 1250 + 60 - 15);
 }
