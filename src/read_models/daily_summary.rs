@@ -16,12 +16,12 @@ pub use entity::daily_summaries::Model as SummaryRow;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder,
+    QueryFilter, QueryOrder, QueryTrait,
 };
 
 use super::account_balances::account_events;
-use super::memo::{self, Memo};
-use super::{Projection, ProjectionError};
+use super::memo;
+use super::{Projection, ProjectionError, Target, Writes};
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountEvent};
 use crate::store::RecordedEvent;
@@ -43,9 +43,8 @@ impl Projection for DailySummary {
 
     async fn apply(
         &self,
-        txn: &DatabaseTransaction,
+        to: &mut Target<'_>,
         events: &[RecordedEvent],
-        memo: &mut Memo,
     ) -> Result<(), ProjectionError> {
         let decoded = account_events(events)?;
         let counted: Vec<(Day, &AccountEvent, &RecordedEvent)> = decoded
@@ -58,8 +57,10 @@ impl Projection for DailySummary {
             return Ok(());
         }
         let touched: BTreeSet<Day> = counted.iter().map(|(day, _, _)| day.clone()).collect();
-        let mut sums =
-            memo::recall(memo, touched.iter().cloned(), |missing| load(txn, missing)).await?;
+        let mut sums = memo::recall(to.memo, touched.iter().cloned(), |missing| {
+            load(to.txn, missing)
+        })
+        .await?;
         for (day, event, recorded) in counted {
             let current = sums.get(&day).copied().unwrap_or_default();
             sums.insert(day.clone(), fold(current, &day, recorded, event)?);
@@ -68,8 +69,8 @@ impl Projection for DailySummary {
             .into_iter()
             .filter_map(|day| sums.get(&day).map(|s| s.into_row(day)))
             .collect();
-        upsert(txn, changed).await?;
-        memo::keep(memo, sums);
+        upsert(to.writes, changed);
+        memo::keep(to.memo, sums);
         Ok(())
     }
 
@@ -194,7 +195,7 @@ async fn load(
     Ok(sums)
 }
 
-async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), DbErr> {
+fn upsert(writes: &mut Writes, rows: Vec<row::Model>) {
     use row::Column as C;
     for chunk in rows.chunks(500) {
         let models = chunk.iter().map(|m| row::ActiveModel {
@@ -205,7 +206,7 @@ async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), 
             net_change: Set(m.net_change.clone()),
             transaction_count: Set(m.transaction_count),
         });
-        row::Entity::insert_many(models)
+        let statement = row::Entity::insert_many(models)
             .on_conflict(
                 OnConflict::columns([C::Date, C::Currency])
                     .update_columns([
@@ -216,10 +217,9 @@ async fn upsert(txn: &DatabaseTransaction, rows: Vec<row::Model>) -> Result<(), 
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(txn)
-            .await?;
+            .build(writes.backend());
+        writes.push(statement);
     }
-    Ok(())
 }
 
 // ------------------------------------------------------------- queries

@@ -20,6 +20,7 @@ mod runtime;
 pub(crate) mod testing;
 pub mod transaction_history;
 pub mod users;
+mod writes;
 
 use sea_orm::{DatabaseTransaction, DbErr};
 
@@ -32,6 +33,7 @@ pub use daily_summary::DailySummary;
 pub use memo::Memo;
 pub use transaction_history::TransactionHistory;
 pub use users::Users;
+pub use writes::Writes;
 
 use crate::domain::DomainEvent;
 use crate::store::{RecordedEvent, StoreError};
@@ -48,18 +50,50 @@ pub trait Projection: Send + Sync + 'static {
     fn category(&self) -> &'static str;
 
     /// Applies `events` (ascending, all after the checkpoint, all of its
-    /// category) to the read tables inside `txn`. Rows `memo` remembers
-    /// need not be read; the rows the batch reads or writes are left in
-    /// it (`memo.rs` says when that is safe).
+    /// category) to its read tables: reads in `to.txn`, writes added to
+    /// `to.writes`.
     async fn apply(
         &self,
-        txn: &DatabaseTransaction,
+        to: &mut Target<'_>,
         events: &[RecordedEvent],
-        memo: &mut Memo,
     ) -> Result<(), ProjectionError>;
 
     /// Empties the read tables, for a rebuild.
     async fn reset(&self, txn: &DatabaseTransaction) -> Result<(), DbErr>;
+}
+
+/// What a projection applies a batch to.
+pub struct Target<'a> {
+    /// The read-model transaction, for reads.
+    pub txn: &'a DatabaseTransaction,
+    /// The rows the joint turn remembers: those need not be read, and
+    /// the rows a batch reads or writes are left in it (`memo.rs` says
+    /// why that is safe).
+    pub memo: &'a mut Memo,
+    /// The writes, sent once every projection of the transaction has
+    /// applied (`writes.rs`).
+    pub writes: &'a mut Writes,
+}
+
+/// Applies `events` with `projection` alone in `txn`, remembering
+/// nothing, and sends its writes: how the tests fold a log outside the
+/// runtime.
+#[cfg(test)]
+pub(crate) async fn apply_alone(
+    projection: &dyn Projection,
+    txn: &DatabaseTransaction,
+    events: &[RecordedEvent],
+) -> Result<(), ProjectionError> {
+    use sea_orm::ConnectionTrait;
+    let mut writes = Writes::new(txn.get_database_backend());
+    let mut to = Target {
+        txn,
+        memo: &mut Memo::off(),
+        writes: &mut writes,
+    };
+    projection.apply(&mut to, events).await?;
+    writes.send(txn).await?;
+    Ok(())
 }
 
 #[derive(Debug, thiserror::Error)]

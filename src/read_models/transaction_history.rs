@@ -15,12 +15,12 @@ use entity::transactions as row;
 pub use entity::transactions::{Model as TransactionRow, TransactionKind};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, Statement, Value,
+    EntityTrait, QueryFilter, QueryTrait, Statement, Value,
 };
 
 use super::account_balances::account_events;
-use super::memo::{self, Memo};
-use super::{Projection, ProjectionError};
+use super::memo;
+use super::{Projection, ProjectionError, Target, Writes};
 use crate::domain::account::AccountEvent;
 use crate::paging::{ListOrder, Slice};
 use crate::store::RecordedEvent;
@@ -39,16 +39,17 @@ impl Projection for TransactionHistory {
 
     async fn apply(
         &self,
-        txn: &DatabaseTransaction,
+        to: &mut Target<'_>,
         events: &[RecordedEvent],
-        memo: &mut Memo,
     ) -> Result<(), ProjectionError> {
         let events = account_events(events)?;
         if events.is_empty() {
             return Ok(());
         }
         let ids: BTreeSet<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
-        let mut balances = memo::recall(memo, ids, |missing| latest_balances(txn, missing)).await?;
+        let txn = to.txn;
+        let mut balances =
+            memo::recall(to.memo, ids, |missing| latest_balances(txn, missing)).await?;
         let mut rows = Vec::new();
         for (id, recorded, event) in &events {
             if let Some(row) = fold(balances.get(id).copied(), id, recorded, event)? {
@@ -56,8 +57,8 @@ impl Projection for TransactionHistory {
                 rows.push(row);
             }
         }
-        insert(txn, rows).await?;
-        memo::keep(memo, balances);
+        insert(to.writes, rows);
+        memo::keep(to.memo, balances);
         Ok(())
     }
 
@@ -233,7 +234,7 @@ FROM json_each(?1) AS k";
 /// Plain inserts, not upserts: the checkpoint read in the same transaction
 /// keeps a batch from being applied twice, so a second row for one event
 /// is a bug that should stop the projection, not be papered over.
-async fn insert(txn: &DatabaseTransaction, rows: Vec<TransactionRow>) -> Result<(), DbErr> {
+fn insert(writes: &mut Writes, rows: Vec<TransactionRow>) {
     for chunk in rows.chunks(500) {
         let models = chunk.iter().map(|m| row::ActiveModel {
             id: Set(m.id),
@@ -247,11 +248,8 @@ async fn insert(txn: &DatabaseTransaction, rows: Vec<TransactionRow>) -> Result<
             position: Set(m.position),
             occurred_at: Set(m.occurred_at),
         });
-        row::Entity::insert_many(models)
-            .exec_without_returning(txn)
-            .await?;
+        writes.push(row::Entity::insert_many(models).build(writes.backend()));
     }
-    Ok(())
 }
 
 // ------------------------------------------------------------- queries

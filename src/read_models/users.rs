@@ -14,11 +14,11 @@ pub use entity::users::Model as UserRow;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter,
+    QueryFilter, QueryTrait,
 };
 
-use super::memo::{self, Memo};
-use super::{Projection, ProjectionError};
+use super::memo;
+use super::{Projection, ProjectionError, Target, Writes};
 use crate::domain::Aggregate;
 use crate::domain::user::{User, UserEvent};
 use crate::paging::{ListOrder, Slice};
@@ -38,22 +38,22 @@ impl Projection for Users {
 
     async fn apply(
         &self,
-        txn: &DatabaseTransaction,
+        to: &mut Target<'_>,
         events: &[RecordedEvent],
-        memo: &mut Memo,
     ) -> Result<(), ProjectionError> {
         let events = user_events(events)?;
         if events.is_empty() {
             return Ok(());
         }
         let ids: BTreeSet<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
-        let mut rows = memo::recall(memo, ids, |missing| load(txn, missing)).await?;
+        let txn = to.txn;
+        let mut rows = memo::recall(to.memo, ids, |missing| load(txn, missing)).await?;
         for (id, recorded, event) in &events {
             let current = rows.remove(id);
             rows.insert(id.clone(), fold(current, id, recorded, event)?);
         }
-        upsert(txn, rows.values()).await?;
-        memo::keep(memo, rows);
+        upsert(to.writes, rows.values());
+        memo::keep(to.memo, rows);
         Ok(())
     }
 
@@ -123,10 +123,7 @@ async fn load(
     Ok(rows.into_iter().map(|m| (m.user_id.clone(), m)).collect())
 }
 
-async fn upsert<'a>(
-    txn: &DatabaseTransaction,
-    rows: impl IntoIterator<Item = &'a row::Model>,
-) -> Result<(), DbErr> {
+fn upsert<'a>(writes: &mut Writes, rows: impl IntoIterator<Item = &'a row::Model>) {
     use row::Column as C;
     let rows: Vec<&row::Model> = rows.into_iter().collect();
     for chunk in rows.chunks(500) {
@@ -139,7 +136,7 @@ async fn upsert<'a>(
             created_at: Set(m.created_at),
             updated_at: Set(m.updated_at),
         });
-        row::Entity::insert_many(models)
+        let statement = row::Entity::insert_many(models)
             .on_conflict(
                 OnConflict::column(C::UserId)
                     .update_columns([
@@ -152,10 +149,9 @@ async fn upsert<'a>(
                     ])
                     .to_owned(),
             )
-            .exec_without_returning(txn)
-            .await?;
+            .build(writes.backend());
+        writes.push(statement);
     }
-    Ok(())
 }
 
 // ------------------------------------------------------------- queries

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    QuerySelect, QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -158,15 +158,26 @@ pub async fn save_many<'a, C: ConnectionTrait>(
     conn: &C,
     checkpoints: impl IntoIterator<Item = (&'a str, &'a Checkpoint)>,
 ) -> Result<(), DbErr> {
+    if let Some(statement) = save_statement(conn.get_database_backend(), checkpoints)? {
+        conn.execute_raw(statement).await?;
+    }
+    Ok(())
+}
+
+/// The one statement that writes several checkpoints; `None` for none.
+pub fn save_statement<'a>(
+    backend: sea_orm::DbBackend,
+    checkpoints: impl IntoIterator<Item = (&'a str, &'a Checkpoint)>,
+) -> Result<Option<sea_orm::Statement>, DbErr> {
     use cp::Column as C;
     let rows = checkpoints
         .into_iter()
         .map(|(name, checkpoint)| to_row(name, checkpoint))
         .collect::<Result<Vec<_>, _>>()?;
     if rows.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    cp::Entity::insert_many(rows)
+    let statement = cp::Entity::insert_many(rows)
         .on_conflict(
             OnConflict::column(C::Name)
                 .update_columns([
@@ -182,9 +193,8 @@ pub async fn save_many<'a, C: ConnectionTrait>(
                 ])
                 .to_owned(),
         )
-        .exec_without_returning(conn)
-        .await?;
-    Ok(())
+        .build(backend);
+    Ok(Some(statement))
 }
 
 fn to_row(name: &str, checkpoint: &Checkpoint) -> Result<cp::ActiveModel, DbErr> {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::DbErr;
+use sea_orm::{ConnectionTrait, DbErr};
 use tokio::sync::{mpsc, watch};
 
 use super::advance::{Advance, advance};
@@ -35,7 +35,7 @@ use super::lease::{Held, Leases};
 use super::turn::{Turns, apply_fresh};
 use super::{BATCH, IDLE_POLL};
 use super::{Control, ProjectionState, ProjectionStatus, control};
-use crate::read_models::{Memo, Projection, ProjectionError};
+use crate::read_models::{Memo, Projection, ProjectionError, Target, Writes};
 use crate::store::{EventStore, LogFilter, RecordedEvent};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
@@ -335,17 +335,28 @@ impl Runner {
                 next,
                 announce,
             } => {
+                let mut writes = Writes::new(txn.get_database_backend());
                 // On its own a runner remembers nothing: only the joint
                 // turn knows no one else wrote the table in between.
+                let mut to = Target {
+                    txn: &txn,
+                    memo: &mut Memo::off(),
+                    writes: &mut writes,
+                };
                 apply_fresh(
-                    &txn,
+                    &mut to,
                     &self.store,
                     self.projection.as_ref(),
-                    (&fresh, &mut Memo::off()),
+                    &fresh,
                     announce,
                 )
                 .await?;
-                checkpoint::save(&*txn, name, &next).await?;
+                if let Some(statement) =
+                    checkpoint::save_statement(writes.backend(), [(name, &next)])?
+                {
+                    writes.push(statement);
+                }
+                writes.send(&txn).await?;
                 txn.commit().await?;
                 self.checkpoint = next;
                 self.publish();

@@ -20,12 +20,13 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use sea_orm::ConnectionTrait;
 use tokio::sync::{broadcast, mpsc};
 
 use super::advance::{Advance, advance};
 use super::checkpoint::{self, Checkpoint};
 use super::{BATCH, IDLE_POLL, ProjectionState};
-use crate::read_models::{Memo, Projection, ProjectionError};
+use crate::read_models::{Memo, Projection, ProjectionError, Target, Writes};
 use crate::store::{EventStore, RecordedEvent, category_of};
 
 /// The most broadcast events a turn keeps.
@@ -243,6 +244,7 @@ impl Turn {
         };
         let txn = self.store.gate().begin_read_model().await?;
         let mut stored = checkpoint::load_many(&*txn, due).await?;
+        let mut writes = Writes::new(txn.get_database_backend());
         let mut updates = Vec::with_capacity(due.len());
         let mut saves = Vec::new();
         for &name in due {
@@ -273,11 +275,16 @@ impl Turn {
                     next,
                     announce,
                 } => {
+                    let mut to = Target {
+                        txn: &txn,
+                        memo: &mut member.memo,
+                        writes: &mut writes,
+                    };
                     apply_fresh(
-                        &txn,
+                        &mut to,
                         &self.store,
                         member.projection.as_ref(),
-                        (&fresh, &mut member.memo),
+                        &fresh,
                         announce,
                     )
                     .await?;
@@ -287,7 +294,11 @@ impl Turn {
             };
             updates.push((name, update));
         }
-        checkpoint::save_many(&*txn, saves.iter().map(|(name, c)| (*name, c))).await?;
+        let saved = saves.iter().map(|(name, c)| (*name, c));
+        if let Some(statement) = checkpoint::save_statement(writes.backend(), saved)? {
+            writes.push(statement);
+        }
+        writes.send(&txn).await?;
         txn.commit().await?;
         Ok(updates)
     }
@@ -358,17 +369,17 @@ impl Turn {
 /// has not seen, and announce a change of state to the other nodes. Each
 /// saves the checkpoint its own way (the turn, all of them at once).
 pub(super) async fn apply_fresh(
-    txn: &sea_orm::DatabaseTransaction,
+    to: &mut Target<'_>,
     store: &EventStore,
     projection: &dyn Projection,
-    (fresh, memo): (&[RecordedEvent], &mut Memo),
+    fresh: &[RecordedEvent],
     announce: bool,
 ) -> Result<(), ProjectionError> {
     if !fresh.is_empty() {
-        projection.apply(txn, fresh, memo).await?;
+        projection.apply(to, fresh).await?;
     }
     if announce {
-        checkpoint::announce(txn, store, projection.name()).await?;
+        checkpoint::announce(to.txn, store, projection.name()).await?;
     }
     Ok(())
 }

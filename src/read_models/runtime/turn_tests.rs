@@ -26,9 +26,8 @@ impl Projection for Refusing {
 
     async fn apply(
         &self,
-        _txn: &sea_orm::DatabaseTransaction,
+        _to: &mut Target<'_>,
         events: &[RecordedEvent],
-        _memo: &mut Memo,
     ) -> Result<(), ProjectionError> {
         Err(ProjectionError::Event(format!(
             "refused the event at {}",
@@ -113,8 +112,7 @@ async fn given_caught_up_projections_when_a_turn_runs_then_each_ends_where_apply
             .filter(|e| category_of(&e.stream_id) == projection.category())
             .cloned()
             .collect();
-        projection
-            .apply(&txn, &theirs, &mut Memo::off())
+        crate::read_models::apply_alone(projection.as_ref(), &txn, &theirs)
             .await
             .unwrap();
         txn.commit().await.unwrap();
@@ -357,8 +355,7 @@ async fn given_a_memo_over_many_turns_when_the_log_is_folded_then_the_tables_mat
             .filter(|e| category_of(&e.stream_id) == projection.category())
             .cloned()
             .collect();
-        projection
-            .apply(&txn, &theirs, &mut Memo::off())
+        crate::read_models::apply_alone(projection.as_ref(), &txn, &theirs)
             .await
             .unwrap();
         txn.commit().await.unwrap();

@@ -1,0 +1,154 @@
+//! The writes of one read-model transaction, sent together once every
+//! projection in it has applied its batch.
+//!
+//! On SQLite each statement is a hand-off to the connection's worker
+//! thread and back, made while the transaction holds the one write lock
+//! the event writer waits on. A turn of the four projections wrote their
+//! rows and checkpoints in four or five such hand-offs; sent as one call
+//! (SQLite runs the statements of a call in order, and sqlx binds each
+//! statement's `?` parameters from the next values), they take one.
+//! PostgreSQL takes one statement per prepared query, so there they are
+//! sent one by one, as before.
+//!
+//! A projection reads only its own tables, and reads before it writes, so
+//! deferring the writes to the end of the transaction changes no read.
+
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Values};
+
+/// Statements to run, in order, before the transaction commits.
+pub struct Writes {
+    backend: DbBackend,
+    statements: Vec<Statement>,
+}
+
+impl Writes {
+    pub fn new(backend: DbBackend) -> Self {
+        Self {
+            backend,
+            statements: Vec::new(),
+        }
+    }
+
+    /// The database the statements are built for.
+    pub fn backend(&self) -> DbBackend {
+        self.backend
+    }
+
+    /// Adds a statement built for [`backend`](Self::backend), with
+    /// positional (`?`) parameters only: they are numbered across the
+    /// call, so a numbered one (`?2`) would point into another statement.
+    pub fn push(&mut self, statement: Statement) {
+        debug_assert!(
+            !numbered_parameter(&statement.sql),
+            "a numbered parameter in a deferred write: {}",
+            statement.sql
+        );
+        self.statements.push(statement);
+    }
+
+    /// Runs the statements in `txn`, in the order they were added.
+    pub async fn send(self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
+        if self.backend != DbBackend::Sqlite || self.statements.len() < 2 {
+            for statement in self.statements {
+                txn.execute_raw(statement).await?;
+            }
+            return Ok(());
+        }
+        let mut sql = String::new();
+        let mut values = Vec::new();
+        for statement in self.statements {
+            sql.push_str(&statement.sql);
+            sql.push_str(";\n");
+            values.extend(statement.values.map(|Values(v)| v).unwrap_or_default());
+        }
+        txn.execute_raw(Statement::from_sql_and_values(self.backend, sql, values))
+            .await?;
+        Ok(())
+    }
+}
+
+/// Whether `sql` holds a `?` followed by a digit outside string literals.
+fn numbered_parameter(sql: &str) -> bool {
+    let mut quoted = false;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => quoted = !quoted,
+            '?' if !quoted && chars.peek().is_some_and(char::is_ascii_digit) => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Statement, TransactionTrait};
+
+    use super::*;
+    use crate::read_models::testing::sqlite_store;
+
+    fn insert(backend: DbBackend, id: &str, n: i64) -> Statement {
+        Statement::from_sql_and_values(
+            backend,
+            "INSERT INTO t (id, n) VALUES (?, ?)",
+            [id.into(), n.into()],
+        )
+    }
+
+    #[tokio::test]
+    async fn given_writes_of_several_statements_when_sent_then_each_binds_its_own_values() {
+        let (_dir, store) = sqlite_store().await;
+        let db = store.db();
+        db.execute_unprepared("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+            .await
+            .unwrap();
+        let txn = db.begin().await.unwrap();
+        let mut writes = Writes::new(DbBackend::Sqlite);
+        writes.push(insert(DbBackend::Sqlite, "a", 1));
+        writes.push(Statement::from_sql_and_values(
+            DbBackend::Sqlite,
+            "UPDATE t SET n = n + ? WHERE id = ?",
+            [10.into(), "a".into()],
+        ));
+        writes.push(insert(DbBackend::Sqlite, "b", 2));
+
+        writes.send(&txn).await.unwrap();
+        txn.commit().await.unwrap();
+
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                DbBackend::Sqlite,
+                "SELECT id, n FROM t ORDER BY id",
+            ))
+            .await
+            .unwrap();
+        let rows: Vec<(String, i64)> = rows
+            .iter()
+            .map(|r| (r.try_get("", "id").unwrap(), r.try_get("", "n").unwrap()))
+            .collect();
+        assert_eq!(rows, [("a".to_owned(), 11), ("b".to_owned(), 2)]);
+    }
+
+    #[tokio::test]
+    async fn given_a_failing_statement_among_the_writes_when_sent_then_the_call_fails() {
+        let (_dir, store) = sqlite_store().await;
+        let db = store.db();
+        db.execute_unprepared("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+            .await
+            .unwrap();
+        let txn = db.begin().await.unwrap();
+        let mut writes = Writes::new(DbBackend::Sqlite);
+        writes.push(insert(DbBackend::Sqlite, "a", 1));
+        writes.push(insert(DbBackend::Sqlite, "a", 2));
+
+        assert!(writes.send(&txn).await.is_err());
+    }
+
+    #[test]
+    fn numbered_parameters_are_told_from_positional_ones_and_literals() {
+        assert!(numbered_parameter("SELECT ?1"));
+        assert!(!numbered_parameter("SELECT ?, ?"));
+        assert!(!numbered_parameter("SELECT '?1', ?"));
+    }
+}
