@@ -96,13 +96,21 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn given_writes_of_several_statements_when_sent_then_each_binds_its_own_values() {
-        let (_dir, store) = sqlite_store().await;
-        let db = store.db();
-        db.execute_unprepared("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+    /// A store with a table `t (id, n)` to write to.
+    async fn store_with_table() -> (tempfile::TempDir, crate::store::EventStore) {
+        let (dir, store) = sqlite_store().await;
+        store
+            .db()
+            .execute_unprepared("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)")
             .await
             .unwrap();
+        (dir, store)
+    }
+
+    #[tokio::test]
+    async fn given_writes_of_several_statements_when_sent_then_each_binds_its_own_values() {
+        let (_dir, store) = store_with_table().await;
+        let db = store.db();
         let txn = db.begin().await.unwrap();
         let mut writes = Writes::new(DbBackend::Sqlite);
         writes.push(insert(DbBackend::Sqlite, "a", 1));
@@ -132,11 +140,8 @@ mod tests {
 
     #[tokio::test]
     async fn given_a_failing_statement_among_the_writes_when_sent_then_the_call_fails() {
-        let (_dir, store) = sqlite_store().await;
+        let (_dir, store) = store_with_table().await;
         let db = store.db();
-        db.execute_unprepared("CREATE TABLE t (id TEXT PRIMARY KEY, n INTEGER NOT NULL)")
-            .await
-            .unwrap();
         let txn = db.begin().await.unwrap();
         let mut writes = Writes::new(DbBackend::Sqlite);
         writes.push(insert(DbBackend::Sqlite, "a", 1));

@@ -92,19 +92,14 @@ async fn some_history(store: &EventStore) {
     append(store, "account-b", &[deposited]).await;
 }
 
-fn names(projections: &[Arc<dyn Projection>]) -> Vec<&'static str> {
-    let mut names: Vec<&'static str> = projections.iter().map(|p| p.name()).collect();
-    names.sort_unstable();
-    names
-}
-
-#[tokio::test]
-async fn given_caught_up_projections_when_a_turn_runs_then_each_ends_where_applying_alone_would() {
-    let (_dir, store) = sqlite_store().await;
-    some_history(&store).await;
-    // The same events, applied by each projection alone elsewhere.
-    let (_reference_dir, reference) = sqlite_store().await;
-    let events = store.read_log(0, &LogFilter::default(), 100).await.unwrap();
+/// A new store whose tables hold `store`'s log applied by each standard
+/// projection alone, outside any turn.
+async fn applied_alone(store: &EventStore) -> (tempfile::TempDir, EventStore) {
+    let (dir, reference) = sqlite_store().await;
+    let events = store
+        .read_log(0, &LogFilter::default(), 1000)
+        .await
+        .unwrap();
     for projection in Projections::standard() {
         let txn = reference.db().begin().await.unwrap();
         let theirs: Vec<RecordedEvent> = events
@@ -117,6 +112,21 @@ async fn given_caught_up_projections_when_a_turn_runs_then_each_ends_where_apply
             .unwrap();
         txn.commit().await.unwrap();
     }
+    (dir, reference)
+}
+
+fn names(projections: &[Arc<dyn Projection>]) -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = projections.iter().map(|p| p.name()).collect();
+    names.sort_unstable();
+    names
+}
+
+#[tokio::test]
+async fn given_caught_up_projections_when_a_turn_runs_then_each_ends_where_applying_alone_would() {
+    let (_dir, store) = sqlite_store().await;
+    some_history(&store).await;
+    // The same events, applied by each projection alone elsewhere.
+    let (_reference_dir, reference) = applied_alone(&store).await;
 
     let standard = Projections::standard();
     let due = names(&standard);
@@ -343,23 +353,7 @@ async fn given_a_memo_over_many_turns_when_the_log_is_folded_then_the_tables_mat
         turn.turn(&due, store.head()).await;
     }
 
-    let (_reference_dir, reference) = sqlite_store().await;
-    let events = store
-        .read_log(0, &LogFilter::default(), 1000)
-        .await
-        .unwrap();
-    for projection in Projections::standard() {
-        let txn = reference.db().begin().await.unwrap();
-        let theirs: Vec<RecordedEvent> = events
-            .iter()
-            .filter(|e| category_of(&e.stream_id) == projection.category())
-            .cloned()
-            .collect();
-        crate::read_models::apply_alone(projection.as_ref(), &txn, &theirs)
-            .await
-            .unwrap();
-        txn.commit().await.unwrap();
-    }
+    let (_reference_dir, reference) = applied_alone(&store).await;
     assert_eq!(Tables::read(&store).await, Tables::read(&reference).await);
     assert_eq!(balance_of(&store, "a").await, 1250 + 60 - 15);
 }
