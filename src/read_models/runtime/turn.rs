@@ -3,8 +3,11 @@
 //! each. One read of the log serves them all (the union of their
 //! categories), their checkpoint rows are locked in one statement and
 //! saved in one, and on SQLite the event writer waits behind one
-//! read-model transaction instead of four. At one command per turn that is
-//! about 11 statements where four runners took 26.
+//! read-model transaction instead of four. The rows a member wrote are
+//! remembered for its next batch (`memo.rs`), and the writes of every
+//! member go to the database together (`writes.rs`): on SQLite, at one
+//! command per turn, that is four statements (BEGIN, the checkpoints, the
+//! writes, COMMIT) where four runners took 26.
 //!
 //! A runner joins once it is caught up and RUNNING, and leaves to do
 //! anything else: obey a control, check its lock, step down, or find an
