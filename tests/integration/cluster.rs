@@ -140,8 +140,17 @@ async fn three_nodes_share_one_log_and_each_projection_runs_on_one_of_them() {
         seen.iter().all(|p| p["node"].is_string())
     })
     .await;
-    let nodes = gql(&b, "{ nodes { id role version projections } }", json!({})).await;
-    let listed = data(&nodes)["nodes"].as_array().unwrap().clone();
+    // A node's row lands with its first heartbeat, which may come just
+    // after the node answers: wait for it, as a client polling would.
+    let started = Instant::now();
+    let listed = loop {
+        let nodes = gql(&b, "{ nodes { id role version projections } }", json!({})).await;
+        let listed = data(&nodes)["nodes"].as_array().unwrap().clone();
+        if listed.len() >= 3 || started.elapsed() > Duration::from_secs(10) {
+            break listed;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let ids: Vec<&str> = listed.iter().map(|n| n["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["node-a", "node-b", "node-c"], "{listed:?}");
     let mut run: Vec<String> = listed
