@@ -164,8 +164,20 @@ pub async fn save_many<'a, C: ConnectionTrait>(
     Ok(())
 }
 
+/// Adds the save of several checkpoints to a transaction's `writes`,
+/// sent with the projections' own.
+pub fn save_with<'a>(
+    writes: &mut crate::read_models::Writes,
+    checkpoints: impl IntoIterator<Item = (&'a str, &'a Checkpoint)>,
+) -> Result<(), DbErr> {
+    if let Some(statement) = save_statement(writes.backend(), checkpoints)? {
+        writes.push(statement);
+    }
+    Ok(())
+}
+
 /// The one statement that writes several checkpoints; `None` for none.
-pub fn save_statement<'a>(
+fn save_statement<'a>(
     backend: sea_orm::DbBackend,
     checkpoints: impl IntoIterator<Item = (&'a str, &'a Checkpoint)>,
 ) -> Result<Option<sea_orm::Statement>, DbErr> {

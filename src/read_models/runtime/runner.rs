@@ -351,11 +351,7 @@ impl Runner {
                     announce,
                 )
                 .await?;
-                if let Some(statement) =
-                    checkpoint::save_statement(writes.backend(), [(name, &next)])?
-                {
-                    writes.push(statement);
-                }
+                checkpoint::save_with(&mut writes, [(name, &next)])?;
                 writes.send(&txn).await?;
                 txn.commit().await?;
                 self.checkpoint = next;

@@ -298,9 +298,7 @@ impl Turn {
             updates.push((name, update));
         }
         let saved = saves.iter().map(|(name, c)| (*name, c));
-        if let Some(statement) = checkpoint::save_statement(writes.backend(), saved)? {
-            writes.push(statement);
-        }
+        checkpoint::save_with(&mut writes, saved)?;
         writes.send(&txn).await?;
         txn.commit().await?;
         Ok(updates)
