@@ -9,7 +9,7 @@
 //!   `account.rs`, `transfer.rs`, `user.rs`), run by one executor
 //!   (`execute.rs`: the command log, locks, retries); the aggregate cache
 //!   (`repository.rs`).
-//! - `store/`: the event store. Where an event is stored: `store/commit.rs`
+//! - `store/`: the event store. Where an event is stored: `store/commit/`
 //!   (one transaction per batch), fed by the group-commit writer
 //!   (`store/writer.rs`); the append rules are in `store/plan.rs`, the
 //!   upcasters applied on read in `store/upcast/`.

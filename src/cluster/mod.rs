@@ -8,7 +8,7 @@
 //!   the projections it runs.
 //!
 //! Who runs a projection is decided in `read_models/runtime/lease.rs`;
-//! appends are ordered by the store's advisory lock (`store/commit.rs`).
+//! appends are ordered by the store's advisory lock (`store/commit/`).
 //! SQLite is one node: there is nothing to listen to, and the registry
 //! holds that node alone.
 

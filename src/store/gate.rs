@@ -57,7 +57,7 @@ pub struct WriteTxn {
 /// This process's write turn, held: it records how long when it is let go
 /// (a commit, a rollback or a drop), so that `/metrics` shows how the one
 /// write lock is shared between the event writer and the read models.
-struct Turn {
+pub(crate) struct Turn {
     _guard: OwnedMutexGuard<()>,
     holder: &'static str,
     since: Instant,
@@ -97,20 +97,7 @@ impl WriteGate {
         db: &DatabaseConnection,
         holder: &'static str,
     ) -> Result<WriteTxn, DbErr> {
-        let turn = match &self.turn {
-            Some(turn) => {
-                let asked = Instant::now();
-                let guard = turn.clone().lock_owned().await;
-                let waited = asked.elapsed().as_secs_f64();
-                metrics::histogram!(m::WRITE_TURN_WAIT_SECONDS, "holder" => holder).record(waited);
-                Some(Turn {
-                    _guard: guard,
-                    holder,
-                    since: Instant::now(),
-                })
-            }
-            None => None,
-        };
+        let turn = self.turn(holder).await;
         let txn = match db.get_database_backend() {
             DbBackend::Sqlite => {
                 db.begin_with_options(TransactionOptions {
@@ -122,6 +109,22 @@ impl WriteGate {
             _ => db.begin().await?,
         };
         Ok(WriteTxn { txn, _turn: turn })
+    }
+
+    /// This process's write turn on SQLite (none on PostgreSQL), for a
+    /// writer with a connection of its own; `holder` names it in the
+    /// metrics.
+    pub(crate) async fn turn(&self, holder: &'static str) -> Option<Turn> {
+        let turn = self.turn.as_ref()?;
+        let asked = Instant::now();
+        let guard = turn.clone().lock_owned().await;
+        let waited = asked.elapsed().as_secs_f64();
+        metrics::histogram!(m::WRITE_TURN_WAIT_SECONDS, "holder" => holder).record(waited);
+        Some(Turn {
+            _guard: guard,
+            holder,
+            since: Instant::now(),
+        })
     }
 
     /// On SQLite, one read-model transaction at a time (a projection's own,

@@ -3,7 +3,7 @@
 //! - `append` / `append_multi`: optimistic concurrency per stream, atomic
 //!   across streams, idempotent by client-chosen event id. Every append goes
 //!   through the group-commit writer (`writer.rs`), which batches concurrent
-//!   appends into one transaction (`commit.rs`) after checking each on its
+//!   appends into one transaction (`commit/`) after checking each on its
 //!   own (`plan.rs`).
 //! - Reads (`read.rs`): a stream by version, the global log by position,
 //!   one event by id.

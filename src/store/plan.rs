@@ -1,6 +1,6 @@
 //! Deciding a batch: which jobs pass their checks, and the versions and
 //! positions their events get. Pure, so the rules are tested without a
-//! database (the tests below build a [`BatchState`] by hand); `commit.rs`
+//! database (the tests below build a [`BatchState`] by hand); `commit/`
 //! feeds it what the transaction read and writes what it returns.
 
 use std::collections::HashMap;

@@ -1,109 +1,43 @@
-//! The append transaction's statements, folded so that a commit makes as
-//! few round trips as it can while it holds the append lock: one read of
-//! everything the checks need (the head, the streams' versions, which
-//! command ids already succeeded), and one write of everything the batch
-//! stores (events, stream versions, command log, and on PostgreSQL the
-//! NOTIFY). Every statement after the lock waits behind it on every node,
-//! so each round trip saved here is saved for the whole fleet. On SQLite
-//! a "round trip" is a hand-off to the connection's worker thread and
-//! back (a bare `BEGIN` took 0.09-0.13 ms that way on a two-core host),
-//! during which the one write lock is held: the write is three
-//! statements in one call there.
+//! The append transaction's statements, in the text each database runs
+//! (`commit/`). A batch reads the head and the versions of the streams it
+//! touches in one statement, and stores everything (events, stream
+//! versions, command log, and on PostgreSQL the NOTIFY) in one write: one
+//! statement on PostgreSQL, three sent as one on SQLite. Every statement
+//! after the append lock waits behind it on every node, so each round trip
+//! saved here is saved for the whole fleet.
 //!
-//! The rows and id lists travel as one JSON array parameter each rather
+//! The rows and id lists travel as one JSON array argument each rather
 //! than one placeholder per value: the statement text stays the same
 //! whatever the batch holds, so each connection prepares it once and
 //! reuses it. A JSON `null` in a record becomes SQL NULL on the way in,
 //! hence the `COALESCE(…, 'null')` for the JSON columns, which hold JSON
 //! null as a value.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement};
 use serde_json::{Value, json};
 
-use super::{AppendRequest, CommandRecord, RecordedEvent, category_of};
+use super::{CommandRecord, RecordedEvent, category_of};
 
-/// What the checks read, in one statement.
-pub(crate) struct ReadState {
-    pub head: i64,
-    pub versions: HashMap<String, i64>,
-    /// Client-chosen command ids already in the command log.
-    pub recorded: HashSet<String>,
-}
-
-const READ_SQLITE: &str = "\
+/// The head and the versions of the streams in `?1`, by primary key. The
+/// command ids and event ids are looked up apart, whole records at once
+/// (`commit/sqlite.rs`).
+pub(crate) const READ_SQLITE: &str = "\
 SELECT 0 AS kind, '' AS id, COALESCE(MAX(position), 0) AS n FROM events \
-UNION ALL SELECT 1, id, version FROM streams WHERE id IN (SELECT value FROM json_each(?1)) \
-UNION ALL SELECT 2, id, 1 FROM commands WHERE id IN (SELECT value FROM json_each(?2))";
+UNION ALL SELECT 1, id, version FROM streams WHERE id IN (SELECT value FROM json_each(?1))";
 
-/// One index probe per id (`LATERAL … LIMIT 1`), whatever the planner
-/// believes of the tables: with `= ANY(…)` it chose a sequential scan of
-/// `streams` while its statistics still called the table small, comparing
-/// every row with every id, 4.4 ms a batch under load at 1,000 streams and
-/// growing with them; and with `IN (SELECT …)` a hash join over a scan of
-/// `commands`.
-const READ_POSTGRES: &str = "\
+/// [`READ_SQLITE`] on PostgreSQL: one index probe per id (`LATERAL …
+/// LIMIT 1`), whatever the planner believes of the tables. With `= ANY(…)`
+/// it chose a sequential scan of `streams` while its statistics still
+/// called the table small, comparing every row with every id, 4.4 ms a
+/// batch under load at 1,000 streams and growing with them.
+pub(crate) const READ_POSTGRES: &str = "\
 SELECT 0 AS kind, ''::text AS id, COALESCE(MAX(position), 0)::bigint AS n FROM events \
 UNION ALL SELECT 1, s.id::text, s.version FROM jsonb_array_elements_text($1::jsonb) AS k(id) \
-CROSS JOIN LATERAL (SELECT id, version FROM streams WHERE streams.id = k.id LIMIT 1) s \
-UNION ALL SELECT 2, c.id::text, 1::bigint \
-FROM jsonb_array_elements_text($2::jsonb) AS k(id) \
-CROSS JOIN LATERAL (SELECT id FROM commands WHERE commands.id = k.id LIMIT 1) c";
+CROSS JOIN LATERAL (SELECT id, version FROM streams WHERE streams.id = k.id LIMIT 1) s";
 
-/// The head, the versions of every stream the jobs touch, and which of
-/// their client-chosen command ids already succeeded (by primary key; the
-/// status is read, not filtered on, so SQLite never picks the status index
-/// and scans the log).
-pub(crate) async fn read_state(
-    txn: &DatabaseTransaction,
-    jobs: &[AppendRequest],
-) -> Result<ReadState, DbErr> {
-    let mut streams: Vec<&str> = jobs
-        .iter()
-        .flat_map(|j| &j.streams)
-        .map(|a| a.stream.as_str())
-        .collect();
-    streams.sort_unstable();
-    streams.dedup();
-    let commands: Vec<&str> = jobs
-        .iter()
-        .filter_map(|j| j.command.as_ref())
-        .filter(|c| c.id_from_client)
-        .map(|c| c.id.as_str())
-        .collect();
-    let backend = txn.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => READ_POSTGRES,
-        _ => READ_SQLITE,
-    };
-    let values = [
-        json!(streams).to_string().into(),
-        json!(commands).to_string().into(),
-    ];
-    let rows = txn
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
-        .await?;
-    let mut state = ReadState {
-        head: 0,
-        versions: HashMap::with_capacity(streams.len()),
-        recorded: HashSet::new(),
-    };
-    for row in rows {
-        let kind: i32 = row.try_get("", "kind")?;
-        let id: String = row.try_get("", "id")?;
-        let n: i64 = row.try_get("", "n")?;
-        match kind {
-            0 => state.head = n,
-            1 => drop(state.versions.insert(id, n)),
-            _ => drop(state.recorded.insert(id)),
-        }
-    }
-    Ok(state)
-}
-
-const WRITE_POSTGRES: &str = "\
+pub(crate) const WRITE_POSTGRES: &str = "\
 WITH new_events AS (
   INSERT INTO events (position, event_id, stream_id, version, event_type, schema_version, data, metadata, recorded_at)
   SELECT position, event_id, stream_id, version, event_type, schema_version,
@@ -131,45 +65,31 @@ WITH new_events AS (
 )
 SELECT CASE WHEN $5::bigint > 0 THEN pg_notify($6, $5::text) END AS notified";
 
-/// Everything a batch stores, in one PostgreSQL statement: its events, its
-/// streams' new versions, its command log rows (a success is final: a row
-/// already SUCCEEDED is never replaced), and the NOTIFY that carries the
-/// new head to the other nodes (`notify_head` 0: nothing was appended,
-/// nothing to announce). The NOTIFY is delivered when, and only if, the
-/// transaction commits, in commit order.
-pub(crate) async fn write_postgres(
-    txn: &DatabaseTransaction,
+/// The rows [`WRITE_POSTGRES`] stores, as its first three arguments:
+/// events, streams' new versions, command log rows. The statement stores
+/// them in one go (a success is final: a row already SUCCEEDED is never
+/// replaced), with the NOTIFY that carries the new head to the other
+/// nodes (its head 0: nothing was appended, nothing to announce). The
+/// NOTIFY is delivered when, and only if, the transaction commits, in
+/// commit order.
+pub(crate) fn postgres_rows(
     new_events: &[RecordedEvent],
     touched: &HashMap<String, i64>,
     commands: &[CommandRecord],
-    now: DateTime<Utc>,
-    notify: (&str, i64),
-) -> Result<(), DbErr> {
+) -> [String; 3] {
     let events: Vec<Value> = new_events
         .iter()
         .map(|e| event_row(e, (&e.data, &e.metadata), e.recorded_at))
         .collect();
-    let streams = stream_rows(touched);
     let commands: Vec<Value> = commands.iter().map(command_row).collect();
-    let (channel, head) = notify;
-    let values = [
-        Value::Array(events).to_string().into(),
-        Value::Array(streams).to_string().into(),
-        Value::Array(commands).to_string().into(),
-        now.into(),
-        head.into(),
-        channel.into(),
-    ];
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Postgres,
-        WRITE_POSTGRES,
-        values,
-    ))
-    .await?;
-    Ok(())
+    [
+        Value::Array(events).to_string(),
+        Value::Array(stream_rows(touched)).to_string(),
+        Value::Array(commands).to_string(),
+    ]
 }
 
-const WRITE_SQLITE: &str = "\
+pub(crate) const WRITE_SQLITE: &str = "\
 INSERT INTO events (position, event_id, stream_id, version, event_type, schema_version, data, metadata, recorded_at)
 SELECT value ->> 'position', unhex(replace(value ->> 'event_id', '-', '')), value ->> 'stream_id',
   value ->> 'version', value ->> 'event_type', value ->> 'schema_version', value ->> 'data',
@@ -190,8 +110,8 @@ ON CONFLICT (id) DO UPDATE SET command_type = excluded.command_type, input = exc
   position = excluded.position, completed_at = excluded.completed_at
 WHERE commands.status <> 'SUCCEEDED'";
 
-/// What [`write_postgres`] stores, on SQLite: three statements sent as one
-/// (one hand-off to the worker thread, where they run in order).
+/// What [`WRITE_SQLITE`] stores, as its four arguments: the rows of
+/// [`postgres_rows`], and the time. Its three statements run in order.
 ///
 /// Values travel as SQLite stores them when bound one by one, so rows
 /// written here read back exactly like rows written any other way: JSON
@@ -199,13 +119,12 @@ WHERE commands.status <> 'SUCCEEDED'";
 /// over untouched; extracting them as JSON would re-render their numbers),
 /// timestamps in the text form the driver writes, event ids as 16-byte
 /// blobs.
-pub(crate) async fn write_sqlite(
-    txn: &DatabaseTransaction,
+pub(crate) fn sqlite_rows(
     new_events: &[RecordedEvent],
     touched: &HashMap<String, i64>,
     commands: &[CommandRecord],
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> [String; 4] {
     let events: Vec<Value> = new_events
         .iter()
         .map(|e| {
@@ -223,19 +142,12 @@ pub(crate) async fn write_sqlite(
             row
         })
         .collect();
-    let values = [
-        Value::Array(events).to_string().into(),
-        Value::Array(stream_rows(touched)).to_string().into(),
-        Value::Array(commands).to_string().into(),
-        sqlite_time(now).into(),
-    ];
-    txn.execute_raw(Statement::from_sql_and_values(
-        DbBackend::Sqlite,
-        WRITE_SQLITE,
-        values,
-    ))
-    .await?;
-    Ok(())
+    [
+        Value::Array(events).to_string(),
+        Value::Array(stream_rows(touched)).to_string(),
+        Value::Array(commands).to_string(),
+        sqlite_time(now),
+    ]
 }
 
 /// A timestamp as the SQLite driver writes a bound `DateTime<Utc>`.

@@ -10,14 +10,14 @@
 //! One writer per process makes SQLite's single-writer rule cheap, and on
 //! PostgreSQL the batch holds a transaction-level advisory lock, so positions
 //! are handed out and committed in the same order across replicas (see
-//! `commit.rs`).
+//! `commit/`).
 
 use sea_orm::DatabaseConnection;
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
-use super::commit::{Committed, commit_batch};
+use super::commit::{Committed, Log};
 use super::{AppendOutcome, AppendRequest, FateState, RecordedEvent, StoreError, WriteGate};
 
 /// At most this many events go into one transaction; a larger queue waits
@@ -60,16 +60,12 @@ pub(crate) fn spawn(
     announce: Announce,
 ) -> mpsc::Sender<AppendJob> {
     let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
-    tokio::spawn(run(db, gate, rx, announce));
+    let log = Log::open(&db, gate);
+    tokio::spawn(run(log, rx, announce));
     tx
 }
 
-async fn run(
-    db: DatabaseConnection,
-    gate: WriteGate,
-    mut rx: mpsc::Receiver<AppendJob>,
-    announce: Announce,
-) {
+async fn run(mut log: Log, mut rx: mpsc::Receiver<AppendJob>, announce: Announce) {
     while let Some(first) = rx.recv().await {
         // The appenders answered by the last commit are re-queueing right
         // now; one yield lets them into this batch instead of the next, at
@@ -86,21 +82,19 @@ async fn run(
                 Err(_) => break,
             }
         }
-        process(&db, &gate, batch, &announce).await;
+        process(&mut log, batch, &announce).await;
     }
     tracing::debug!("event store writer stopped");
 }
 
-async fn process(
-    db: &DatabaseConnection,
-    gate: &WriteGate,
-    batch: Vec<AppendJob>,
-    announce: &Announce,
-) {
+async fn process(log: &mut Log, batch: Vec<AppendJob>, announce: &Announce) {
     let (requests, replies): (Vec<_>, Vec<_>) =
         batch.into_iter().map(|j| (j.request, j.reply)).unzip();
     let started = std::time::Instant::now();
-    match commit_batch(db, gate, &requests, &announce.channel, announce.lock_key).await {
+    match log
+        .commit(&requests, &announce.channel, announce.lock_key)
+        .await
+    {
         Ok(committed) => {
             record(&committed, requests.len(), started);
             publish(announce, &committed);
@@ -118,14 +112,13 @@ async fn process(
             tracing::warn!(error = %err, jobs = requests.len(), "batch commit failed; retrying jobs one by one");
             for (request, reply) in requests.into_iter().zip(replies) {
                 let started = std::time::Instant::now();
-                let outcome = match commit_batch(
-                    db,
-                    gate,
-                    std::slice::from_ref(&request),
-                    &announce.channel,
-                    announce.lock_key,
-                )
-                .await
+                let outcome = match log
+                    .commit(
+                        std::slice::from_ref(&request),
+                        &announce.channel,
+                        announce.lock_key,
+                    )
+                    .await
                 {
                     Ok(mut committed) => {
                         record(&committed, 1, started);

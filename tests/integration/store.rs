@@ -494,3 +494,87 @@ async fn durability<C: sea_orm::ConnectionTrait>(conn: &C) -> String {
         .unwrap();
     row.try_get("", "v").unwrap()
 }
+
+/// A batch the database refuses (here a trigger refuses one event type)
+/// fails only the append at fault, and the writer's connection goes on:
+/// the transaction is rolled back, never left open, so the next appends
+/// commit with gap-free positions after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_the_database_refuses_fails_only_its_append_and_the_writer_goes_on() {
+    use sea_orm::ConnectionTrait;
+    for db in databases().await {
+        let store = db.store().await;
+        let refuse = match db.name {
+            "postgres" => {
+                "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF NEW.event_type = 'Refused' THEN RAISE EXCEPTION 'refused'; END IF; \
+                 RETURN NEW; END $$; \
+                 CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW \
+                 EXECUTE FUNCTION refuse_event()"
+            }
+            _ => {
+                "CREATE TRIGGER refuse BEFORE INSERT ON events \
+                 WHEN NEW.event_type = 'Refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            }
+        };
+        store.db().execute_unprepared(refuse).await.unwrap();
+        // Submitted together, so that they share a transaction first.
+        let tasks = (0..12).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let kind = if i == 5 { "Refused" } else { "Happened" };
+                let event = NewEvent::new(kind, json!({ "i": i }));
+                store
+                    .append(
+                        stream(&format!("t-{i}")),
+                        ExpectedVersion::NoStream,
+                        vec![event],
+                    )
+                    .await
+            })
+        });
+        let results = futures::future::join_all(tasks).await;
+        for (i, result) in results.into_iter().enumerate() {
+            let result = result.unwrap();
+            match i {
+                5 => assert!(
+                    matches!(result, Err(StoreError::Database(_))),
+                    "on {}: {result:?}",
+                    db.name
+                ),
+                _ => assert!(result.is_ok(), "on {}: {result:?}", db.name),
+            }
+        }
+        for round in 0..3 {
+            let refused = store
+                .append(
+                    stream("alone"),
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new("Refused", json!({}))],
+                )
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Database(_))),
+                "on {}",
+                db.name
+            );
+            store
+                .append(
+                    stream(&format!("after-{round}")),
+                    ExpectedVersion::NoStream,
+                    events(2),
+                )
+                .await
+                .unwrap();
+        }
+        let positions: Vec<i64> = store
+            .read_log(0, &LogFilter::default(), 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.position)
+            .collect();
+        assert_eq!(positions, (1..=17).collect::<Vec<_>>(), "on {}", db.name);
+        assert_eq!(store.head(), 17, "on {}", db.name);
+    }
+}

@@ -1,0 +1,195 @@
+//! PostgreSQL's append: two simple-protocol messages per batch, each
+//! holding several statements that the server runs in order.
+//!
+//! 1. `BEGIN`, the advisory lock, then the three reads the checks need;
+//! 2. the write of every row (and the NOTIFY), then `COMMIT`.
+//!
+//! Through the pool a batch took six round trips (`BEGIN`, the lock, the
+//! read, the write, `COMMIT`, the ping on return), and from the lock to
+//! the commit every node's appends wait.
+//!
+//! The reads still see every commit the lock waited for: in a
+//! multi-statement message each statement takes its own snapshot (READ
+//! COMMITTED), after the one before it finished.
+//!
+//! The statements are prepared once per connection (`PREPARE`), so
+//! `EXECUTE` plans nothing per batch. Their arguments travel as
+//! dollar-quoted literals, since a simple-protocol message binds no
+//! parameters; each literal's quote tag is one its text cannot close
+//! ([`literal`]).
+//!
+//! On an error the transaction is rolled back; if that fails too, the
+//! connection is dropped (the server then aborts the transaction and lets
+//! the lock go) and the next batch opens another.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use sea_orm::sqlx::postgres::PgConnectOptions;
+use sea_orm::sqlx::{self, AssertSqlSafe, PgConnection};
+use sea_orm::{DatabaseConnection, DbErr};
+
+use super::{
+    APPEND_LOCK_CLASS, Committed, Lookups, batch_state, conn_err, connect, db_err,
+    rows_by_statement,
+};
+use crate::store::AppendRequest;
+use crate::store::plan::{BatchPlan, plan_batch};
+use crate::store::statements::{self, READ_POSTGRES, WRITE_POSTGRES};
+
+/// Run once on each new connection: the batch's statements, by name.
+fn prepare_script() -> String {
+    format!(
+        "PREPARE chronicle_read (jsonb) AS {READ_POSTGRES};
+PREPARE chronicle_events (jsonb) AS {EVENTS_BY_ID};
+PREPARE chronicle_commands (jsonb) AS {COMMANDS_BY_ID};
+PREPARE chronicle_write (jsonb, jsonb, jsonb, timestamptz, bigint, text) AS {WRITE_POSTGRES}"
+    )
+}
+
+/// Stored events of client-chosen ids, one index probe per id.
+const EVENTS_BY_ID: &str = "\
+SELECT e.* FROM jsonb_array_elements_text($1) AS k(id) \
+CROSS JOIN LATERAL (SELECT * FROM events WHERE events.event_id = k.id::uuid LIMIT 1) e";
+
+/// The log's records of client-chosen command ids, one index probe per id.
+const COMMANDS_BY_ID: &str = "\
+SELECT c.* FROM jsonb_array_elements_text($1) AS k(id) \
+CROSS JOIN LATERAL (SELECT * FROM commands WHERE commands.id = k.id LIMIT 1) c";
+
+/// The writer's own connection to PostgreSQL, opened when first needed.
+pub(crate) struct PgAppender {
+    options: Arc<PgConnectOptions>,
+    timeout: Duration,
+    conn: Option<PgConnection>,
+}
+
+impl PgAppender {
+    /// Connects as `db`'s pool does (same URL, same `search_path`).
+    pub(crate) fn new(db: &DatabaseConnection) -> Self {
+        let pool = db.get_postgres_connection_pool();
+        Self {
+            options: pool.connect_options(),
+            timeout: pool.options().get_acquire_timeout(),
+            conn: None,
+        }
+    }
+
+    pub(crate) async fn commit_batch(
+        &mut self,
+        jobs: &[AppendRequest],
+        head_channel: &str,
+        lock_key: i32,
+    ) -> Result<Committed, DbErr> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            empty => empty.insert(prepared(&self.options, self.timeout).await?),
+        };
+        let result = commit(conn, jobs, head_channel, lock_key).await;
+        if result.is_err() && sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+            self.conn = None;
+        }
+        result
+    }
+}
+
+/// A new connection, with the batch's statements prepared.
+async fn prepared(options: &PgConnectOptions, timeout: Duration) -> Result<PgConnection, DbErr> {
+    let mut conn: PgConnection = connect(options, timeout).await?;
+    sqlx::raw_sql(AssertSqlSafe(prepare_script()))
+        .execute(&mut conn)
+        .await
+        .map_err(conn_err)?;
+    Ok(conn)
+}
+
+async fn commit(
+    conn: &mut PgConnection,
+    jobs: &[AppendRequest],
+    head_channel: &str,
+    lock_key: i32,
+) -> Result<Committed, DbErr> {
+    let lookups = Lookups::of(jobs);
+    let script = format!(
+        "BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK_CLASS}, {lock_key}); \
+         EXECUTE chronicle_read({}); EXECUTE chronicle_events({}); \
+         EXECUTE chronicle_commands({})",
+        literal(&lookups.streams),
+        literal(&lookups.event_ids),
+        literal(&lookups.commands),
+    );
+    let stream = sqlx::raw_sql(AssertSqlSafe(script)).fetch_many(&mut *conn);
+    let statements = rows_by_statement(stream).await.map_err(db_err)?;
+    // After BEGIN and the lock: the three reads.
+    let plan = plan_batch(batch_state(statements.into_iter().skip(2))?, jobs);
+    let finish = if plan.new_events.is_empty() && plan.commands.is_empty() {
+        "ROLLBACK".to_owned()
+    } else {
+        write_script(&plan, head_channel)
+    };
+    sqlx::raw_sql(AssertSqlSafe(finish))
+        .execute(&mut *conn)
+        .await
+        .map_err(db_err)?;
+    Ok(Committed {
+        outcomes: plan.outcomes,
+        head: plan.head,
+    })
+}
+
+/// The second round trip: every row, the NOTIFY, and the commit.
+fn write_script(plan: &BatchPlan, head_channel: &str) -> String {
+    // Nothing appended (only command log rows): nothing to announce.
+    let head = if plan.new_events.is_empty() {
+        0
+    } else {
+        plan.head
+    };
+    let [events, streams, commands] =
+        statements::postgres_rows(&plan.new_events, &plan.touched, &plan.commands);
+    format!(
+        "EXECUTE chronicle_write({}, {}, {}, {}, {head}, {}); COMMIT",
+        literal(&events),
+        literal(&streams),
+        literal(&commands),
+        literal(&timestamp(plan.now)),
+        literal(head_channel),
+    )
+}
+
+fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+/// `text` as a dollar-quoted PostgreSQL literal: no character in it is
+/// special, and its tag is one that first occurs where the literal ends,
+/// so no text can close it early.
+fn literal(text: &str) -> String {
+    let mut tag = String::from("$q$");
+    let mut n = 0;
+    while format!("{text}{tag}").find(&tag) != Some(text.len()) {
+        tag = format!("$q{n}$");
+        n += 1;
+    }
+    format!("{tag}{text}{tag}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::literal;
+
+    #[test]
+    fn a_literal_quotes_text_as_is() {
+        assert_eq!(literal(r#"["a'b\c"]"#), r#"$q$["a'b\c"]$q$"#);
+    }
+
+    #[test]
+    fn a_literal_picks_a_tag_the_text_cannot_close() {
+        // The text holds the plain tag, or ends with what would make the
+        // tag appear one character early.
+        assert_eq!(literal("x$q$y"), "$q0$x$q$y$q0$");
+        assert_eq!(literal("x$q"), "$q0$x$q$q0$");
+        assert_eq!(literal("$q$ $q0$"), "$q1$$q$ $q0$$q1$");
+    }
+}
