@@ -1,0 +1,135 @@
+//! The store's transactions against each database: what they wait for,
+//! and what becomes of one the database refuses.
+
+use chronicle::{ExpectedVersion, LogFilter, NewEvent, StoreError, StreamId};
+use serde_json::json;
+
+use crate::common::databases;
+
+fn stream(id: &str) -> StreamId {
+    StreamId::parse(id).expect("valid stream id")
+}
+
+/// Events commit durably; read-model transactions need not wait for the
+/// disk (their checkpoint moves with their rows, and the log replays them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_commits_wait_for_the_disk_and_read_model_commits_do_not() {
+    for db in databases().await {
+        let store = db.store().await;
+        let events = store.gate().begin(store.db()).await.unwrap();
+        let events_setting = durability(&*events).await;
+        events.rollback().await.unwrap();
+        let read_models = store.gate().begin_read_model().await.unwrap();
+        let read_models_setting = durability(&*read_models).await;
+        read_models.rollback().await.unwrap();
+        let expected = match db.name {
+            "postgres" => ("on", "off"),
+            _ => ("2", "1"), // FULL, NORMAL
+        };
+        assert_eq!(
+            (events_setting.as_str(), read_models_setting.as_str()),
+            expected,
+            "on {}",
+            db.name
+        );
+    }
+}
+
+/// `synchronous_commit` on PostgreSQL, `PRAGMA synchronous` on SQLite.
+async fn durability<C: sea_orm::ConnectionTrait>(conn: &C) -> String {
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        sea_orm::DbBackend::Postgres => "SELECT current_setting('synchronous_commit') AS v",
+        _ => "SELECT CAST(synchronous AS TEXT) AS v FROM pragma_synchronous",
+    };
+    let row = conn
+        .query_one_raw(sea_orm::Statement::from_string(backend, sql))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "v").unwrap()
+}
+
+/// A batch the database refuses (here a trigger refuses one event type)
+/// fails only the append at fault, and the writer's connection goes on:
+/// the transaction is rolled back, never left open, so the next appends
+/// commit with gap-free positions after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_the_database_refuses_fails_only_its_append_and_the_writer_goes_on() {
+    use sea_orm::ConnectionTrait;
+    for db in databases().await {
+        let store = db.store().await;
+        let refuse = match db.name {
+            "postgres" => {
+                "CREATE FUNCTION refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                 BEGIN IF NEW.event_type = 'Refused' THEN RAISE EXCEPTION 'refused'; END IF; \
+                 RETURN NEW; END $$; \
+                 CREATE TRIGGER refuse BEFORE INSERT ON events FOR EACH ROW \
+                 EXECUTE FUNCTION refuse_event()"
+            }
+            _ => {
+                "CREATE TRIGGER refuse BEFORE INSERT ON events \
+                 WHEN NEW.event_type = 'Refused' BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            }
+        };
+        store.db().execute_unprepared(refuse).await.unwrap();
+        // Submitted together, so that they share a transaction first.
+        let tasks = (0..12).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let kind = if i == 5 { "Refused" } else { "Happened" };
+                let event = NewEvent::new(kind, json!({ "i": i }));
+                store
+                    .append(
+                        stream(&format!("t-{i}")),
+                        ExpectedVersion::NoStream,
+                        vec![event],
+                    )
+                    .await
+            })
+        });
+        let results = futures::future::join_all(tasks).await;
+        for (i, result) in results.into_iter().enumerate() {
+            let result = result.unwrap();
+            match i {
+                5 => assert!(
+                    matches!(result, Err(StoreError::Database(_))),
+                    "on {}: {result:?}",
+                    db.name
+                ),
+                _ => assert!(result.is_ok(), "on {}: {result:?}", db.name),
+            }
+        }
+        for round in 0..3 {
+            let refused = store
+                .append(
+                    stream("alone"),
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new("Refused", json!({}))],
+                )
+                .await;
+            assert!(
+                matches!(refused, Err(StoreError::Database(_))),
+                "on {}",
+                db.name
+            );
+            store
+                .append(
+                    stream(&format!("after-{round}")),
+                    ExpectedVersion::NoStream,
+                    vec![NewEvent::new("Happened", json!({})); 2],
+                )
+                .await
+                .unwrap();
+        }
+        let positions: Vec<i64> = store
+            .read_log(0, &LogFilter::default(), 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.position)
+            .collect();
+        assert_eq!(positions, (1..=17).collect::<Vec<_>>(), "on {}", db.name);
+        assert_eq!(store.head(), 17, "on {}", db.name);
+    }
+}
