@@ -17,7 +17,8 @@ const MMAP_SIZE: u64 = 1 << 30;
 /// one in use more recently goes straight to its caller. The pool's
 /// default pings on every checkout: a round trip to PostgreSQL (a hop to
 /// the worker thread on SQLite) before each transaction, on the command
-/// path's every append and read-model turn. What the ping catches, a
+/// path's every read-model turn (the event writer keeps a connection of
+/// its own, `store/commit/`). What the ping catches, a
 /// connection the server, a proxy or a firewall dropped, happens to idle
 /// connections; a busy one that breaks fails its statement, which the
 /// caller sees as UNAVAILABLE and the pool replaces.
