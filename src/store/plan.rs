@@ -38,6 +38,14 @@ pub(crate) struct BatchPlan {
     pub now: DateTime<Utc>,
 }
 
+impl BatchPlan {
+    /// Whether the batch has no row to write: every job was refused or
+    /// answered from the log, so its transaction is rolled back.
+    pub(crate) fn stores_nothing(&self) -> bool {
+        self.new_events.is_empty() && self.commands.is_empty()
+    }
+}
+
 pub(crate) fn plan_batch(mut state: BatchState, jobs: &[AppendRequest]) -> BatchPlan {
     let mut new_events = Vec::new();
     let mut touched = HashMap::new();

@@ -35,7 +35,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::plan::BatchState;
+use super::plan::{BatchPlan, BatchState};
 use super::{AppendOutcome, AppendRequest, CommandRecord, RecordedEvent, StoreError, WriteGate};
 
 /// The channel that carries each commit's new head to the other nodes
@@ -52,6 +52,16 @@ const APPEND_LOCK_CLASS: i32 = 0x4348_5241;
 pub(crate) struct Committed {
     pub outcomes: Vec<Result<AppendOutcome, StoreError>>,
     pub head: i64,
+}
+
+impl From<BatchPlan> for Committed {
+    /// What a plan's transaction made of its jobs, once it committed.
+    fn from(plan: BatchPlan) -> Self {
+        Self {
+            outcomes: plan.outcomes,
+            head: plan.head,
+        }
+    }
 }
 
 /// Where the writer commits its batches.

@@ -123,7 +123,7 @@ async fn commit(
     let statements = rows_by_statement(stream).await.map_err(db_err)?;
     // After BEGIN and the lock: the three reads.
     let plan = plan_batch(batch_state(statements.into_iter().skip(2))?, jobs);
-    let finish = if plan.new_events.is_empty() && plan.commands.is_empty() {
+    let finish = if plan.stores_nothing() {
         "ROLLBACK".to_owned()
     } else {
         write_script(&plan, head_channel)
@@ -132,10 +132,7 @@ async fn commit(
         .execute(&mut *conn)
         .await
         .map_err(db_err)?;
-    Ok(Committed {
-        outcomes: plan.outcomes,
-        head: plan.head,
-    })
+    Ok(plan.into())
 }
 
 /// The second round trip: every row, the NOTIFY, and the commit.

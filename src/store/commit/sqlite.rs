@@ -90,7 +90,7 @@ async fn commit(conn: &mut SqliteConnection, jobs: &[AppendRequest]) -> Result<C
     let statements = rows_by_statement(stream).await.map_err(db_err)?;
     // After BEGIN: the three reads.
     let plan = plan_batch(batch_state(statements.into_iter().skip(1))?, jobs);
-    if plan.new_events.is_empty() && plan.commands.is_empty() {
+    if plan.stores_nothing() {
         sqlx::raw_sql("ROLLBACK")
             .execute(&mut *conn)
             .await
@@ -107,8 +107,5 @@ async fn commit(conn: &mut SqliteConnection, jobs: &[AppendRequest]) -> Result<C
             .await
             .map_err(db_err)?;
     }
-    Ok(Committed {
-        outcomes: plan.outcomes,
-        head: plan.head,
-    })
+    Ok(plan.into())
 }
