@@ -133,3 +133,36 @@ async fn a_transaction_the_database_refuses_fails_only_its_append_and_the_writer
         assert_eq!(store.head(), 17, "on {}", db.name);
     }
 }
+
+/// A migration that adds a column while the store runs (another node's,
+/// in a rolling upgrade) does not break the appends that look up
+/// client-chosen event ids: the writer's prepared statements name their
+/// columns, so their result keeps its shape.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_column_added_while_the_store_runs_leaves_id_lookups_working() {
+    use sea_orm::ConnectionTrait;
+    for db in databases().await {
+        let store = db.store().await;
+        let with_id =
+            |n: u128| vec![NewEvent::new("Happened", json!({})).with_id(uuid::Uuid::from_u128(n))];
+        let first = store
+            .append(stream("m-1"), ExpectedVersion::NoStream, with_id(1))
+            .await
+            .unwrap();
+        store
+            .db()
+            .execute_unprepared("ALTER TABLE events ADD COLUMN note TEXT")
+            .await
+            .unwrap();
+        let second = store
+            .append(stream("m-2"), ExpectedVersion::NoStream, with_id(2))
+            .await;
+        assert!(second.is_ok(), "on {}: {second:?}", db.name);
+        let again = store
+            .append(stream("m-1"), ExpectedVersion::NoStream, with_id(1))
+            .await
+            .unwrap();
+        assert_eq!(again.events, first.events, "a retry, on {}", db.name);
+        assert!(!again.appended, "on {}", db.name);
+    }
+}

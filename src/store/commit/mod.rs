@@ -31,7 +31,7 @@ use futures::{Stream, TryStreamExt};
 use sea_orm::sqlx::{self, Either};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
-    FromQueryResult, QueryResult, QuerySelect, RuntimeErr,
+    FromQueryResult, IdenStatic, Iterable, QueryResult, QuerySelect, RuntimeErr,
 };
 use uuid::Uuid;
 
@@ -209,6 +209,20 @@ async fn connect<C: sqlx::Connection>(
         Ok(conn) => conn.map_err(conn_err),
         Err(_) => Err(conn_err(sqlx::Error::PoolTimedOut)),
     }
+}
+
+/// An entity's columns, quoted, each after `prefix`, comma-separated: the
+/// lookups of a connection's prepared statements name their columns.
+/// With `SELECT *`, a migration that adds a column while the writer runs
+/// (another node's, in a rolling upgrade) breaks them: PostgreSQL refuses
+/// the statement ("cached plan must not change result type"), and sqlx's
+/// SQLite worker reads the re-prepared statement's new column with its
+/// cached list of the old ones and panics.
+fn columns<C: Iterable + IdenStatic>(prefix: &str) -> String {
+    C::iter()
+        .map(|c| format!("{prefix}\"{}\"", c.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn db_err(err: sqlx::Error) -> DbErr {

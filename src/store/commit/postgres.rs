@@ -18,20 +18,22 @@
 //! parameters; each literal's quote tag is one its text cannot close
 //! ([`literal`]).
 //!
-//! On an error the transaction is rolled back; if that fails too, the
-//! connection is dropped (the server then aborts the transaction and lets
-//! the lock go) and the next batch opens another.
+//! On an error the connection is dropped: the server aborts the
+//! transaction and lets the lock go, and the next batch opens another.
+//! Errors are rare (a lost connection, a row the database refuses), and a
+//! fresh connection leaves no doubt about what its session holds.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use entity::{commands, events};
 use sea_orm::sqlx::postgres::PgConnectOptions;
 use sea_orm::sqlx::{self, AssertSqlSafe, PgConnection};
 use sea_orm::{DatabaseConnection, DbErr};
 
 use super::{
-    APPEND_LOCK_CLASS, Committed, Lookups, batch_state, conn_err, connect, db_err,
+    APPEND_LOCK_CLASS, Committed, Lookups, batch_state, columns, conn_err, connect, db_err,
     rows_by_statement,
 };
 use crate::store::AppendRequest;
@@ -39,24 +41,25 @@ use crate::store::plan::{BatchPlan, plan_batch};
 use crate::store::statements::{self, READ_POSTGRES, WRITE_POSTGRES};
 
 /// Run once on each new connection: the batch's statements, by name.
+/// The lookups name their columns ([`columns`]).
 fn prepare_script() -> String {
+    let (events, found_events) = (
+        columns::<events::Column>(""),
+        columns::<events::Column>("e."),
+    );
+    let (commands, found_commands) = (
+        columns::<commands::Column>(""),
+        columns::<commands::Column>("c."),
+    );
     format!(
         "PREPARE chronicle_read (jsonb) AS {READ_POSTGRES};
-PREPARE chronicle_events (jsonb) AS {EVENTS_BY_ID};
-PREPARE chronicle_commands (jsonb) AS {COMMANDS_BY_ID};
+PREPARE chronicle_events (jsonb) AS SELECT {found_events} FROM jsonb_array_elements_text($1) AS k(id) \
+CROSS JOIN LATERAL (SELECT {events} FROM events WHERE events.event_id = k.id::uuid LIMIT 1) e;
+PREPARE chronicle_commands (jsonb) AS SELECT {found_commands} FROM jsonb_array_elements_text($1) AS k(id) \
+CROSS JOIN LATERAL (SELECT {commands} FROM commands WHERE commands.id = k.id LIMIT 1) c;
 PREPARE chronicle_write (jsonb, jsonb, jsonb, timestamptz, bigint, text) AS {WRITE_POSTGRES}"
     )
 }
-
-/// Stored events of client-chosen ids, one index probe per id.
-const EVENTS_BY_ID: &str = "\
-SELECT e.* FROM jsonb_array_elements_text($1) AS k(id) \
-CROSS JOIN LATERAL (SELECT * FROM events WHERE events.event_id = k.id::uuid LIMIT 1) e";
-
-/// The log's records of client-chosen command ids, one index probe per id.
-const COMMANDS_BY_ID: &str = "\
-SELECT c.* FROM jsonb_array_elements_text($1) AS k(id) \
-CROSS JOIN LATERAL (SELECT * FROM commands WHERE commands.id = k.id LIMIT 1) c";
 
 /// The writer's own connection to PostgreSQL, opened when first needed.
 pub(crate) struct PgAppender {
@@ -87,7 +90,10 @@ impl PgAppender {
             empty => empty.insert(prepared(&self.options, self.timeout).await?),
         };
         let result = commit(conn, jobs, head_channel, lock_key).await;
-        if result.is_err() && sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+        if result.is_err() {
+            // Closing the socket makes the server roll the transaction
+            // back and let the lock go; the next batch starts afresh, its
+            // statements prepared again.
             self.conn = None;
         }
         result

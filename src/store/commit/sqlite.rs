@@ -19,24 +19,28 @@
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+use entity::{commands, events};
 use sea_orm::sqlx::sqlite::SqliteConnectOptions;
 use sea_orm::sqlx::{self, Executor, SqliteConnection};
 use sea_orm::{DatabaseConnection, DbErr};
 
-use super::{Committed, Lookups, batch_state, connect, db_err, rows_by_statement};
+use super::{Committed, Lookups, batch_state, columns, connect, db_err, rows_by_statement};
 use crate::store::plan::plan_batch;
 use crate::store::statements::{self, READ_SQLITE, WRITE_SQLITE};
 use crate::store::{AppendRequest, WriteGate};
 
 /// The first call: the lock, the head and the streams' versions (`?1`),
 /// the stored events of client-chosen ids (`?2`), the log's records of
-/// client-chosen command ids (`?3`). Each `IN` probes a unique index.
+/// client-chosen command ids (`?3`). Each `IN` probes a unique index; the
+/// lookups name their columns ([`columns`]).
 static BEGIN_AND_READ: LazyLock<String> = LazyLock::new(|| {
+    let events = columns::<events::Column>("");
+    let commands = columns::<commands::Column>("");
     format!(
         "BEGIN IMMEDIATE;
 {READ_SQLITE};
-SELECT * FROM events WHERE event_id IN (SELECT unhex(replace(value, '-', '')) FROM json_each(?2));
-SELECT * FROM commands WHERE id IN (SELECT value FROM json_each(?3))"
+SELECT {events} FROM events WHERE event_id IN (SELECT unhex(replace(value, '-', '')) FROM json_each(?2));
+SELECT {commands} FROM commands WHERE id IN (SELECT value FROM json_each(?3))"
     )
 });
 
