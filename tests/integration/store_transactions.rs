@@ -166,3 +166,50 @@ async fn a_column_added_while_the_store_runs_leaves_id_lookups_working() {
         assert!(!again.appended, "on {}", db.name);
     }
 }
+
+/// The writer keeps its PostgreSQL connection between batches. When the
+/// server closes it meanwhile (a restart, an administrator, a proxy's
+/// idle timeout), the next append still commits: the batch fails before
+/// writing anything and begins again on a new connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_append_after_the_writers_connection_was_closed_still_commits() {
+    use sea_orm::ConnectionTrait;
+    for db in databases().await {
+        if db.name != "postgres" {
+            continue;
+        }
+        let store = db.store().await;
+        let new = || vec![NewEvent::new("Happened", json!({}))];
+        store
+            .append(stream("c-1"), ExpectedVersion::NoStream, new())
+            .await
+            .unwrap();
+        // The writer's last statement names this store's head channel,
+        // which holds its schema.
+        let schema = store.namespace().to_owned();
+        let closed = store
+            .db()
+            .query_one_raw(sea_orm::Statement::from_sql_and_values(
+                sea_orm::DbBackend::Postgres,
+                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                 WHERE query LIKE '%chronicle_write(%' AND strpos(query, $1) > 0 \
+                 AND pid <> pg_backend_pid()",
+                [schema.into()],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            closed.try_get::<i64>("", "n").unwrap(),
+            1,
+            "the writer's connection"
+        );
+        for i in 2..=3 {
+            store
+                .append(stream(&format!("c-{i}")), ExpectedVersion::NoStream, new())
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.head(), 3);
+    }
+}

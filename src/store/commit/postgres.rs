@@ -21,7 +21,10 @@
 //! On an error the connection is dropped: the server aborts the
 //! transaction and lets the lock go, and the next batch opens another.
 //! Errors are rare (a lost connection, a row the database refuses), and a
-//! fresh connection leaves no doubt about what its session holds.
+//! fresh connection leaves no doubt about what its session holds. A kept
+//! connection that turns out closed (the server restarted, a proxy timed
+//! it out) fails in the first round trip, which writes nothing: the batch
+//! then begins again once on a new connection, so no command pays for it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,7 +40,7 @@ use super::{
     rows_by_statement,
 };
 use crate::store::AppendRequest;
-use crate::store::plan::{BatchPlan, plan_batch};
+use crate::store::plan::{BatchPlan, BatchState, plan_batch};
 use crate::store::statements::{self, READ_POSTGRES, WRITE_POSTGRES};
 
 /// Run once on each new connection: the batch's statements, by name.
@@ -85,11 +88,29 @@ impl PgAppender {
         head_channel: &str,
         lock_key: i32,
     ) -> Result<Committed, DbErr> {
-        let conn = match &mut self.conn {
-            Some(conn) => conn,
-            empty => empty.insert(prepared(&self.options, self.timeout).await?),
+        let mut fresh = self.conn.is_none();
+        let state = loop {
+            let conn = match &mut self.conn {
+                Some(conn) => conn,
+                empty => empty.insert(prepared(&self.options, self.timeout).await?),
+            };
+            match lock_and_read(conn, jobs, lock_key).await {
+                Ok(state) => break state,
+                // A connection the server, a proxy or a firewall closed
+                // while it sat idle fails here, before anything was
+                // written: the batch begins again once, on a new one.
+                Err(err) if !fresh && crate::db::is_unreachable(&err) => {
+                    self.conn = None;
+                    fresh = true;
+                }
+                Err(err) => {
+                    self.conn = None;
+                    return Err(err);
+                }
+            }
         };
-        let result = commit(conn, jobs, head_channel, lock_key).await;
+        let conn = self.conn.as_mut().expect("the reads ran on it");
+        let result = write(conn, plan_batch(state, jobs), head_channel).await;
         if result.is_err() {
             // Closing the socket makes the server roll the transaction
             // back and let the lock go; the next batch starts afresh, its
@@ -110,12 +131,12 @@ async fn prepared(options: &PgConnectOptions, timeout: Duration) -> Result<PgCon
     Ok(conn)
 }
 
-async fn commit(
+/// The first round trip: the transaction, the lock, and the three reads.
+async fn lock_and_read(
     conn: &mut PgConnection,
     jobs: &[AppendRequest],
-    head_channel: &str,
     lock_key: i32,
-) -> Result<Committed, DbErr> {
+) -> Result<BatchState, DbErr> {
     let lookups = Lookups::of(jobs);
     let script = format!(
         "BEGIN; SELECT pg_advisory_xact_lock({APPEND_LOCK_CLASS}, {lock_key}); \
@@ -128,7 +149,16 @@ async fn commit(
     let stream = sqlx::raw_sql(AssertSqlSafe(script)).fetch_many(&mut *conn);
     let statements = rows_by_statement(stream).await.map_err(db_err)?;
     // After BEGIN and the lock: the three reads.
-    let plan = plan_batch(batch_state(statements.into_iter().skip(2))?, jobs);
+    batch_state(statements.into_iter().skip(2))
+}
+
+/// The second round trip: the plan's rows and the commit, or a rollback
+/// when it stores nothing.
+async fn write(
+    conn: &mut PgConnection,
+    plan: BatchPlan,
+    head_channel: &str,
+) -> Result<Committed, DbErr> {
     let finish = if plan.stores_nothing() {
         "ROLLBACK".to_owned()
     } else {
@@ -141,7 +171,7 @@ async fn commit(
     Ok(plan.into())
 }
 
-/// The second round trip: every row, the NOTIFY, and the commit.
+/// Every row, the NOTIFY, and the commit.
 fn write_script(plan: &BatchPlan, head_channel: &str) -> String {
     // Nothing appended (only command log rows): nothing to announce.
     let head = if plan.new_events.is_empty() {
