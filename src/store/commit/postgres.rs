@@ -12,11 +12,11 @@
 //! multi-statement message each statement takes its own snapshot (READ
 //! COMMITTED), after the one before it finished.
 //!
-//! The statements are prepared once per connection (`PREPARE`), so
-//! `EXECUTE` plans nothing per batch. Their arguments travel as
-//! dollar-quoted literals, since a simple-protocol message binds no
-//! parameters; each literal's quote tag is one its text cannot close
-//! ([`literal`]).
+//! The statements are prepared once per connection (`PREPARE`), so a
+//! batch parses none of them and PostgreSQL may reuse their plans. Their
+//! arguments travel as dollar-quoted literals, since a simple-protocol
+//! message binds no parameters; each literal's quote tag is one its text
+//! cannot close ([`literal`]).
 //!
 //! On an error the connection is dropped: the server aborts the
 //! transaction and lets the lock go, and the next batch opens another.
