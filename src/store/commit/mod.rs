@@ -135,11 +135,11 @@ impl Lookups {
             .filter(|c| c.id_from_client)
             .map(|c| c.id.as_str())
             .collect();
-        let json = |v: serde_json::Value| v.to_string();
+        // Strings and UUIDs: serializing them cannot fail.
         Self {
-            streams: json(serde_json::json!(streams)),
-            event_ids: json(serde_json::json!(event_ids)),
-            commands: json(serde_json::json!(commands)),
+            streams: serde_json::to_string(&streams).expect("strings serialize"),
+            event_ids: serde_json::to_string(&event_ids).expect("UUIDs serialize"),
+            commands: serde_json::to_string(&commands).expect("strings serialize"),
         }
     }
 }
