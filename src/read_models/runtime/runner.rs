@@ -114,10 +114,12 @@ enum Applied {
 }
 
 /// What the runner does after a step.
+#[derive(Debug)]
 enum Next {
     /// A batch was applied: there may be more right away.
     Continue,
-    /// Caught up: wait for the head to move (or the idle poll).
+    /// Caught up to the head the step read: join the joint turn, or wait
+    /// for the head to move (or the idle poll).
     Idle,
     /// Failed: try again after the backoff.
     Retry(Duration),
@@ -230,7 +232,7 @@ impl Runner {
             return Ok(Next::Idle);
         }
         match self.commit(&batch.events, batch.through, batch.full).await {
-            Ok(applied) => Ok(self.after(applied).await),
+            Ok(applied) => Ok(self.after(applied, batch.full).await),
             Err(ProjectionError::Event(_)) if batch.events.len() > 1 => {
                 self.apply_one_by_one(&batch).await
             }
@@ -241,11 +243,25 @@ impl Runner {
         }
     }
 
-    async fn after(&mut self, applied: Applied) -> Next {
-        if let Applied::Fenced = applied {
-            self.step_down("another node took it over").await;
+    /// What follows a commit of a batch that was `full` or not.
+    ///
+    /// A batch that was not full reached the head the runner read: it is
+    /// caught up, and `Idle` lets it join the joint turn. Waiting instead
+    /// for a step that finds nothing new kept it out under a steady load,
+    /// where the head moves during every step: each projection then took a
+    /// read-model transaction of its own for every commit (four where the
+    /// turn takes one). Idle is right even when the head moved meanwhile:
+    /// a runner that may not join waits on the head watch, which it marked
+    /// seen before the step, so it wakes at once.
+    async fn after(&mut self, applied: Applied, full: bool) -> Next {
+        match applied {
+            Applied::Fenced => {
+                self.step_down("another node took it over").await;
+                Next::Continue
+            }
+            Applied::Committed if !full => Next::Idle,
+            Applied::Committed | Applied::Adopted => Next::Continue,
         }
-        Next::Continue
     }
 
     /// A batch failed on an event: applies it event by event, so that what
@@ -258,14 +274,14 @@ impl Runner {
                 .await
                 .map_err(Failure::at(Some(event.position)))?;
             if !matches!(applied, Applied::Committed) {
-                return Ok(self.after(applied).await);
+                return Ok(self.after(applied, true).await);
             }
         }
         let applied = self
             .commit(&[], batch.through, batch.full)
             .await
             .map_err(Failure::at(None))?;
-        Ok(self.after(applied).await)
+        Ok(self.after(applied, batch.full).await)
     }
 
     async fn read_batch(&self) -> Result<Batch, ProjectionError> {

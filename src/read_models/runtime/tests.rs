@@ -241,3 +241,51 @@ async fn a_batch_applied_but_never_checkpointed_leaves_nothing_and_replays_exact
     commit_all(&store, &Checkpoint::start(), &events).await;
     assert_eq!(Tables::read(&store).await, Tables::read(&reference).await);
 }
+
+/// Under a steady load the head moves during every step. A runner that
+/// joined the joint turn only after a step found nothing new stayed out of
+/// it for as long as the load lasted, each projection taking a read-model
+/// transaction of its own for every commit.
+#[tokio::test]
+async fn given_a_batch_that_reached_the_head_when_it_commits_then_the_runner_is_caught_up() {
+    let (_dir, store) = sqlite_store().await;
+    history(&store).await;
+    let balances: Arc<dyn Projection> = Arc::new(crate::read_models::AccountBalances);
+    let mut runner = runner(&store, balances, Checkpoint::start());
+
+    let next = runner.step().await.map_err(|f| f.error).unwrap();
+
+    assert!(matches!(next, Next::Idle), "{next:?}");
+    assert_eq!(runner.checkpoint.position, store.head());
+    assert_eq!(runner.checkpoint.state, ProjectionState::Running);
+}
+
+#[tokio::test]
+async fn given_a_full_batch_when_it_commits_then_the_runner_reads_on() {
+    let (_dir, store) = sqlite_store().await;
+    let deposit = AccountEvent::MoneyDeposited {
+        amount: 1,
+        currency: "USD".into(),
+        description: None,
+    };
+    let opened = AccountEvent::AccountOpened {
+        owner: "Ada".into(),
+        currency: "USD".into(),
+        initial_balance: 0,
+    };
+    append(&store, "account-a", &[opened]).await;
+    for _ in 0..BATCH / 100 {
+        append(&store, "account-a", &vec![deposit.clone(); 100]).await;
+    }
+    let balances: Arc<dyn Projection> = Arc::new(crate::read_models::AccountBalances);
+    let mut runner = runner(&store, balances, Checkpoint::start());
+
+    let next = runner.step().await.map_err(|f| f.error).unwrap();
+
+    assert!(matches!(next, Next::Continue), "{next:?}");
+    assert_eq!(runner.checkpoint.position, BATCH as i64);
+    assert_eq!(runner.checkpoint.state, ProjectionState::CatchingUp);
+    let next = runner.step().await.map_err(|f| f.error).unwrap();
+    assert!(matches!(next, Next::Idle), "{next:?}");
+    assert_eq!(runner.checkpoint.position, store.head());
+}
