@@ -7,7 +7,8 @@ use clap::Parser;
 /// Many small, short-lived allocations per request (JSON values, SQL
 /// statements, GraphQL documents): glibc's malloc and free took 12-20 % of
 /// the server's CPU in profiles; with mimalloc the server spent about 8 %
-/// less CPU per command at 64 clients (BENCHMARKS.md).
+/// less CPU per command at 64 clients (docs/benchmarks-history.md, "The
+/// command path, second pass").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
