@@ -20,6 +20,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 pub const APPEND_BATCHES: &str = "chronicle_append_batches_total";
 pub const APPEND_BATCH_JOBS: &str = "chronicle_append_batch_jobs";
 pub const APPEND_COMMIT_SECONDS: &str = "chronicle_append_commit_seconds";
+pub const APPEND_GUESSES: &str = "chronicle_append_guesses_total";
 pub const WRITE_TURN_WAIT_SECONDS: &str = "chronicle_write_turn_wait_seconds";
 pub const WRITE_TURN_HELD_SECONDS: &str = "chronicle_write_turn_held_seconds";
 pub const EVENTS_APPENDED: &str = "chronicle_events_appended_total";
@@ -104,6 +105,10 @@ fn describe() {
         "Group commits: transactions written by the event store's writer"
     );
     describe_histogram!(APPEND_BATCH_JOBS, "Appends per group commit");
+    describe_counter!(
+        APPEND_GUESSES,
+        "PostgreSQL: batches sent in one message, planned on the writer's view of the log, by outcome (held; missed: the guard refused the plan; in_doubt: the connection broke; failed: the database refused the write)"
+    );
     describe_histogram!(
         APPEND_COMMIT_SECONDS,
         Unit::Seconds,

@@ -2,7 +2,9 @@
 //! (`commit/`). A batch reads the head and the versions of the streams it
 //! touches in one statement, and stores everything (events, stream
 //! versions, command log, and on PostgreSQL the NOTIFY) in one write: one
-//! statement on PostgreSQL, three sent as one on SQLite. Every statement
+//! statement on PostgreSQL, three sent as one on SQLite. On PostgreSQL a
+//! batch planned without reading checks its plan with one statement in
+//! front of the write instead ([`GUARD_POSTGRES`]). Every statement
 //! after the append lock waits behind it on every node, so each round trip
 //! saved here is saved for the whole fleet.
 //!
@@ -36,6 +38,24 @@ pub(crate) const READ_POSTGRES: &str = "\
 SELECT 0 AS kind, ''::text AS id, COALESCE(MAX(position), 0)::bigint AS n FROM events \
 UNION ALL SELECT 1, s.id::text, s.version FROM jsonb_array_elements_text($1::jsonb) AS k(id) \
 CROSS JOIN LATERAL (SELECT id, version FROM streams WHERE streams.id = k.id LIMIT 1) s";
+
+/// The check in front of a write planned without reading (`commit/view.rs`):
+/// it divides by zero, failing the transaction before anything is
+/// written, unless the stored state is the one the plan assumed. It checks
+/// exactly what the reads give the plan: the head (`$1`), the version of
+/// every stream the batch touches (`$2`, `{id, version}`, 0 for none), and
+/// that none of the client-chosen event ids (`$3`) and command ids (`$4`)
+/// is stored. Each probe is one index lookup, as in [`READ_POSTGRES`].
+pub(crate) const GUARD_POSTGRES: &str = "\
+SELECT 1 / (CASE WHEN (SELECT COALESCE(MAX(position), 0) FROM events) = $1
+  AND NOT EXISTS (SELECT 1 FROM jsonb_to_recordset($2::jsonb) AS k(id text, version bigint)
+    LEFT JOIN LATERAL (SELECT version FROM streams WHERE streams.id = k.id LIMIT 1) s ON true
+    WHERE COALESCE(s.version, 0) <> k.version)
+  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($3::jsonb) AS k(id)
+    CROSS JOIN LATERAL (SELECT 1 FROM events WHERE events.event_id = k.id::uuid LIMIT 1) e)
+  AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements_text($4::jsonb) AS k(id)
+    CROSS JOIN LATERAL (SELECT 1 FROM commands WHERE commands.id = k.id LIMIT 1) c)
+  THEN 1 ELSE 0 END) AS held";
 
 pub(crate) const WRITE_POSTGRES: &str = "\
 WITH new_events AS (

@@ -33,6 +33,7 @@ mod robustness_store;
 mod security;
 mod security_ws;
 mod store;
+mod store_in_doubt;
 mod store_transactions;
 mod subscriptions;
 mod subscriptions_limits;

@@ -169,8 +169,8 @@ async fn a_column_added_while_the_store_runs_leaves_id_lookups_working() {
 
 /// The writer keeps its PostgreSQL connection between batches. When the
 /// server closes it meanwhile (a restart, an administrator, a proxy's
-/// idle timeout), the next append still commits: the batch fails before
-/// writing anything and begins again on a new connection.
+/// idle timeout), the next append still commits: its message fails, a new
+/// connection finds it did not commit, and the batch runs there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_append_after_the_writers_connection_was_closed_still_commits() {
     use sea_orm::ConnectionTrait;
@@ -211,5 +211,94 @@ async fn an_append_after_the_writers_connection_was_closed_still_commits() {
                 .unwrap();
         }
         assert_eq!(store.head(), 3);
+    }
+}
+
+/// Two nodes append to one stream in turn, each with a stale idea of the
+/// log after the other's commit: every append still lands, at the next
+/// position and version, with no gap and no position handed out twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appends_from_two_nodes_in_turn_get_consecutive_positions_and_versions() {
+    for db in databases().await {
+        let nodes = [db.store().await, db.store().await];
+        let mut positions = Vec::new();
+        for i in 0..12 {
+            let outcome = nodes[i % 2]
+                .append(
+                    stream("t-1"),
+                    ExpectedVersion::Any,
+                    vec![NewEvent::new("Happened", json!({ "i": i }))],
+                )
+                .await
+                .unwrap();
+            assert!(outcome.appended, "on {}", db.name);
+            positions.push((outcome.position, outcome.events[0].version));
+        }
+        let expected: Vec<(i64, i64)> = (1..=12).map(|n| (n, n)).collect();
+        assert_eq!(positions, expected, "on {}", db.name);
+        let stored = nodes[0]
+            .read_log(0, &LogFilter::default(), 100)
+            .await
+            .unwrap();
+        let stored: Vec<i64> = stored
+            .iter()
+            .map(|e| e.data["i"].as_i64().unwrap())
+            .collect();
+        assert_eq!(stored, (0..12).collect::<Vec<i64>>(), "on {}", db.name);
+    }
+}
+
+/// A retry with the same event id, with no expected version to refuse it,
+/// is answered with the stored event, not stored again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_event_id_with_any_version_is_answered_from_the_log() {
+    for db in databases().await {
+        let store = db.store().await;
+        let id = uuid::Uuid::now_v7();
+        let event = || vec![NewEvent::new("Happened", json!({})).with_id(id)];
+        let first = store
+            .append(stream("r-1"), ExpectedVersion::Any, event())
+            .await
+            .unwrap();
+        let again = store
+            .append(stream("r-1"), ExpectedVersion::Any, event())
+            .await
+            .unwrap();
+        assert!(!again.appended, "on {}", db.name);
+        assert_eq!(again.events, first.events, "on {}", db.name);
+        assert_eq!(store.head(), 1, "on {}", db.name);
+    }
+}
+
+/// A command id that already succeeded is answered from the command log,
+/// even when nothing else about the batch looks like a retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_append_under_a_succeeded_command_id_is_refused() {
+    use chronicle::{AppendRequest, CommandEntry, StreamAppend};
+    for db in databases().await {
+        let store = db.store().await;
+        let request = |n: i64| AppendRequest {
+            streams: vec![StreamAppend {
+                stream: stream("k-1"),
+                expected: ExpectedVersion::Any,
+                events: vec![NewEvent::new("Happened", json!({ "n": n }))],
+            }],
+            command: Some(CommandEntry {
+                id: "command-1".to_owned(),
+                command_type: "Test".to_owned(),
+                input: json!({}),
+                received_at: chrono::Utc::now(),
+                id_from_client: true,
+            }),
+            ..AppendRequest::default()
+        };
+        store.submit(request(1)).await.unwrap();
+        let again = store.submit(request(2)).await;
+        assert!(
+            matches!(again, Err(StoreError::CommandRecorded(_))),
+            "on {}: {again:?}",
+            db.name
+        );
+        assert_eq!(store.head(), 1, "on {}", db.name);
     }
 }
