@@ -23,9 +23,10 @@ use crate::store::{AppendRequest, ExpectedVersion};
 /// does not hold, so forgetting costs little.
 const MAX_STREAMS: usize = 100_000;
 
-/// Batches taken on the reading path after a miss, at most. Misses in a
-/// row (another node appending all the time) double the pause up to this,
-/// so each costs its extra round trip less and less often.
+/// Batches taken on the reading path after a miss, at most. Each miss
+/// doubles the pause up to this and each held guess halves it, so where
+/// another node appends all the time a miss's extra round trip comes
+/// seldom, and a node left alone is soon guessing every batch again.
 const MAX_PAUSE: u32 = 64;
 
 #[derive(Default)]
@@ -105,9 +106,11 @@ impl View {
         }
     }
 
-    /// A guess held: misses are no longer in a row.
+    /// A guess held: the next miss pauses half as long. Halving, not
+    /// starting over, keeps the pause long where another node commits
+    /// between most batches and a guess holds now and then.
     pub(crate) fn hit(&mut self) {
-        self.next_pause = 0;
+        self.next_pause /= 2;
     }
 
     /// A guess failed its guard: the next batches read first.
@@ -218,7 +221,7 @@ mod tests {
     }
 
     #[test]
-    fn given_misses_in_a_row_when_guessing_then_the_pause_doubles_until_a_hit() {
+    fn given_misses_when_guessing_then_each_doubles_the_pause_and_each_hit_halves_it() {
         let mut view = View::default();
         let jobs = [job("a-1", ExpectedVersion::Any)];
         let mut pauses = Vec::new();
@@ -236,8 +239,20 @@ mod tests {
         view.hit();
         view.missed();
         committed(&mut view, 1, "a-1", 1);
+        for _ in 0..8 {
+            assert!(view.guess(&jobs).is_none(), "8 halved, then doubled");
+        }
+        assert!(view.guess(&jobs).is_some());
+        for _ in 0..5 {
+            view.hit();
+        }
+        view.missed();
+        committed(&mut view, 1, "a-1", 1);
         assert!(view.guess(&jobs).is_none());
-        assert!(view.guess(&jobs).is_some(), "a pause of one again");
+        assert!(
+            view.guess(&jobs).is_some(),
+            "held guesses bring it back to one"
+        );
     }
 
     #[test]
