@@ -147,11 +147,8 @@ impl PgAppender {
     /// whether a message in doubt committed.
     fn guess(&mut self, jobs: &[AppendRequest]) -> Option<((i64, String), BatchPlan)> {
         self.conn.as_ref()?;
-        let Guess {
-            state,
-            head,
-            streams,
-        } = self.view.guess(jobs)?;
+        let Guess { state, streams } = self.view.guess(jobs)?;
+        let head = state.head;
         let plan = plan_batch(state, jobs);
         (!plan.new_events.is_empty()).then_some(((head, streams), plan))
     }
