@@ -65,7 +65,8 @@ async fn run(name: &str, args: &DatabaseArgs) {
         let secs = start.elapsed().as_secs_f64();
         println!("{projection:>20} {secs:>10.2} {:>14.0}", head as f64 / secs);
     }
-    visibility(name, &state).await;
+    visibility(name, &state, Reader::MinPosition).await;
+    visibility(name, &state, Reader::Passive).await;
 }
 
 /// ACCOUNTS accounts, then deposits spread over them, straight through the
@@ -107,16 +108,28 @@ async fn wait_all(state: &AppState, head: i64) {
         .expect("initial catch-up");
 }
 
+/// How a reader waits for a write to show.
+#[derive(Clone, Copy, Debug)]
+enum Reader {
+    /// As a query given `minPosition`: the wait hurries the next turn.
+    MinPosition,
+    /// As a query without it finds the row: it watches the projection's
+    /// status without hurrying it, so it waits for the turn, paced by
+    /// `--projection-interval-ms`.
+    Passive,
+}
+
 /// 64 clients deposit for WRITE_FOR; after each command commits, the time
-/// until AccountBalances has applied it (the row is visible).
-async fn visibility(name: &str, state: &AppState) {
+/// until AccountBalances has applied it (the row is visible), as `reader`
+/// sees it.
+async fn visibility(name: &str, state: &AppState, reader: Reader) {
     let state = Arc::new(state.clone());
     let deadline = Instant::now() + WRITE_FOR;
     let tasks = (0..WRITERS).map(|w| {
         let state = state.clone();
         tokio::spawn(async move {
             let mut lags = Vec::new();
-            let account = format!("v{w}");
+            let account = format!("v{w}-{reader:?}");
             let ctx = CommandContext::fresh();
             let open = OpenAccount::new(Some(account.clone()), "V".into(), None, None);
             state.commands.execute(&ctx, open).await.expect("open");
@@ -133,11 +146,7 @@ async fn visibility(name: &str, state: &AppState) {
                     .await
                     .expect("deposit");
                 let committed = Instant::now();
-                state
-                    .projections
-                    .wait_for(&["AccountBalances"], out.position, Duration::from_secs(60))
-                    .await
-                    .expect("visible");
+                visible(&state, reader, out.position).await;
                 lags.push(committed.elapsed());
             }
             lags
@@ -150,9 +159,28 @@ async fn visibility(name: &str, state: &AppState) {
     lags.sort();
     let pct = |p: f64| lags[((lags.len() as f64 * p) as usize).min(lags.len() - 1)];
     println!(
-        "{name}: commit-to-visible (AccountBalances) under {WRITERS} writers: {} commands, p50 {:.2} ms, p99 {:.2} ms",
+        "{name}: commit-to-visible (AccountBalances) under {WRITERS} writers, {reader:?} reader: {} commands, p50 {:.2} ms, p99 {:.2} ms",
         lags.len(),
         pct(0.5).as_secs_f64() * 1e3,
         pct(0.99).as_secs_f64() * 1e3
     );
+}
+
+/// Returns once AccountBalances has applied `position`, waiting as
+/// `reader` does.
+async fn visible(state: &AppState, reader: Reader, position: i64) {
+    let projections = &state.projections;
+    match reader {
+        Reader::MinPosition => projections
+            .wait_for(&["AccountBalances"], position, Duration::from_secs(60))
+            .await
+            .expect("visible"),
+        Reader::Passive => {
+            let mut status = projections.watch("AccountBalances").expect("watch");
+            status
+                .wait_for(|s| s.position >= position)
+                .await
+                .expect("visible");
+        }
+    }
 }

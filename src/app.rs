@@ -81,6 +81,7 @@ impl AppState {
             Projections::standard(),
             &node_id,
             node.role.runs_projections(),
+            config.projections.interval(),
         )
         .await
         .map_err(StoreError::from)?;

@@ -9,6 +9,7 @@ mod node;
 mod server;
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -108,6 +109,8 @@ pub struct Config {
     #[command(flatten)]
     pub commands: CommandConfig,
     #[command(flatten)]
+    pub projections: ProjectionConfig,
+    #[command(flatten)]
     pub subscriptions: SubscriptionConfig,
 }
 
@@ -176,6 +179,37 @@ impl Default for CommandConfig {
         Self {
             aggregate_cache_size: Self::CACHE_SIZE,
             snapshot_every: Self::SNAPSHOT_EVERY,
+        }
+    }
+}
+
+/// How often the read models apply new commits.
+#[derive(Debug, Clone, Args)]
+pub struct ProjectionConfig {
+    /// The shortest time between the starts of two read-model
+    /// transactions of the caught-up projections, in milliseconds (0: one
+    /// as soon as the log moves). Commits that arrive in between are
+    /// applied together; a query given `minPosition` cuts the wait short.
+    #[arg(
+        long,
+        env = "CHRONICLE_PROJECTION_INTERVAL_MS",
+        default_value_t = ProjectionConfig::INTERVAL_MS
+    )]
+    pub projection_interval_ms: u64,
+}
+
+impl ProjectionConfig {
+    pub const INTERVAL_MS: u64 = 5;
+
+    pub fn interval(&self) -> Duration {
+        Duration::from_millis(self.projection_interval_ms)
+    }
+}
+
+impl Default for ProjectionConfig {
+    fn default() -> Self {
+        Self {
+            projection_interval_ms: Self::INTERVAL_MS,
         }
     }
 }

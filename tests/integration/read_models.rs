@@ -254,6 +254,36 @@ async fn a_read_with_min_position_sees_the_write_just_made() {
     }
 }
 
+/// Turns a minute apart: a read given `minPosition` still sees each write
+/// at once, since it hurries the next turn instead of waiting it out.
+#[tokio::test]
+async fn a_read_with_min_position_does_not_wait_out_the_projection_interval() {
+    for db in databases().await {
+        let mut config = Config::default();
+        config.projections.projection_interval_ms = 60_000;
+        config.api.consistency_timeout_ms = 2_000;
+        let server = TestServer::start_with(&db, config).await;
+        open_account(&server, "iv", "0", "USD").await;
+        let query = "query($p: Long) { account(id: \"iv\", minPosition: $p) { balance } }";
+        for i in 1..=3 {
+            let deposit = run(
+                &server,
+                "deposit",
+                json!({ "accountId": "iv", "amount": "1.00" }),
+            )
+            .await;
+            let response = server.gql(query, json!({ "p": deposit["position"] })).await;
+            assert_eq!(
+                TestServer::data(&response)["account"]["balance"],
+                format!("{i}.00").as_str(),
+                "{}: {response}",
+                db.name
+            );
+        }
+        server.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_min_position_beyond_the_log_fails_with_consistency_timeout() {
     for db in databases().await {

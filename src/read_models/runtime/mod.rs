@@ -8,6 +8,7 @@ mod advance;
 mod checkpoint;
 mod control;
 mod lease;
+mod pace;
 mod runner;
 mod turn;
 
@@ -140,6 +141,7 @@ pub struct Projections {
     leases: lease::Leases,
     projectors: Arc<HashMap<&'static str, Projector>>,
     names: Arc<Vec<&'static str>>,
+    turns: turn::Turns,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -167,19 +169,22 @@ pub enum ProjectionsError {
 impl Projections {
     /// Starts one task per projection, each from its stored checkpoint,
     /// on a node named `node_id` that runs projections when `may_run`
-    /// (else it only follows their rows).
+    /// (else it only follows their rows); the caught-up ones apply new
+    /// commits together, at most once per `interval` (`pace.rs`).
     pub async fn start(
         store: EventStore,
         projections: Vec<Arc<dyn Projection>>,
         node_id: &str,
         may_run: bool,
+        interval: Duration,
     ) -> Result<Self, DbErr> {
         let leases = lease::Leases::new(&store);
+        let turns = turn::Turns::start(store.clone(), interval);
         let seat = runner::NodeSeat {
             id: Arc::from(node_id),
             may_run,
             leases: leases.clone(),
-            turns: turn::Turns::start(store.clone()),
+            turns: turns.clone(),
         };
         let mut projectors = HashMap::new();
         let mut names = Vec::new();
@@ -197,6 +202,7 @@ impl Projections {
             leases,
             projectors: Arc::new(projectors),
             names: Arc::new(names),
+            turns,
         })
     }
 
@@ -354,6 +360,9 @@ impl Projections {
             };
             if at >= position {
                 return Ok(());
+            }
+            if here {
+                self.turns.hurry();
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {

@@ -22,7 +22,7 @@ fn runner(store: &EventStore, projection: Arc<dyn Projection>, checkpoint: Check
         id: Arc::from("test-node"),
         may_run: true,
         leases: Leases::new(store),
-        turns: super::super::turn::Turns::start(store.clone()),
+        turns: super::super::turn::Turns::start(store.clone(), std::time::Duration::ZERO),
     };
     Runner {
         store: store.clone(),

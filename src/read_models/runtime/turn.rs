@@ -24,10 +24,12 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use sea_orm::ConnectionTrait;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{Notify, broadcast, mpsc};
+use tokio::time::{Duration, Instant};
 
 use super::advance::{Advance, advance};
 use super::checkpoint::{self, Checkpoint};
+use super::pace::Pace;
 use super::{BATCH, IDLE_POLL, ProjectionState};
 use crate::read_models::{Memo, Projection, ProjectionError, Target, Writes};
 use crate::store::{EventStore, RecordedEvent, category_of};
@@ -77,20 +79,24 @@ enum Message {
 #[derive(Clone)]
 pub(super) struct Turns {
     inbox: mpsc::UnboundedSender<Message>,
+    hurry: Arc<Notify>,
 }
 
 impl Turns {
-    pub fn start(store: EventStore) -> Self {
+    /// Starts the turn task; its turns start at least `interval` apart
+    /// (`pace.rs`).
+    pub fn start(store: EventStore, interval: Duration) -> Self {
         let (inbox, messages) = mpsc::unbounded_channel();
-        let turn = Turn {
-            live: store.live_events(),
-            recent: VecDeque::new(),
-            store,
-            members: BTreeMap::new(),
-            messages,
-        };
+        let hurry = Arc::new(Notify::new());
+        let turn = Turn::new(store, messages, interval, hurry.clone());
         tokio::spawn(turn.run());
-        Self { inbox }
+        Self { inbox, hurry }
+    }
+
+    /// A reader waits for a position: the next turn starts without
+    /// waiting out the interval.
+    pub fn hurry(&self) {
+        self.hurry.notify_one();
     }
 
     pub fn join(&self, member: Member) {
@@ -117,9 +123,28 @@ struct Turn {
     /// far behind, a lagging receiver).
     live: broadcast::Receiver<Arc<[RecordedEvent]>>,
     recent: VecDeque<Arc<[RecordedEvent]>>,
+    pace: Pace,
+    hurry: Arc<Notify>,
 }
 
 impl Turn {
+    fn new(
+        store: EventStore,
+        messages: mpsc::UnboundedReceiver<Message>,
+        interval: Duration,
+        hurry: Arc<Notify>,
+    ) -> Self {
+        Self {
+            live: store.live_events(),
+            recent: VecDeque::new(),
+            store,
+            members: BTreeMap::new(),
+            messages,
+            pace: Pace::new(interval),
+            hurry,
+        }
+    }
+
     async fn run(mut self) {
         let mut head = self.store.watch_head();
         loop {
@@ -137,6 +162,15 @@ impl Turn {
                 .map(|(name, _)| *name)
                 .collect();
             if !due.is_empty() {
+                if let Some(at) = self.pace.wait_until(Instant::now()) {
+                    // The commits of the wait join this turn.
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {}
+                        () = self.hurry.notified() => self.pace.hurry(),
+                    }
+                    continue;
+                }
+                self.pace.started(Instant::now());
                 self.turn(&due, head_now).await;
                 continue;
             }

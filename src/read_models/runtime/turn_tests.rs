@@ -47,13 +47,7 @@ fn turn_of(
     projections: Vec<Arc<dyn Projection>>,
 ) -> (Turn, Vec<mpsc::UnboundedReceiver<Update>>) {
     let (_, messages) = mpsc::unbounded_channel();
-    let mut turn = Turn {
-        live: store.live_events(),
-        recent: VecDeque::new(),
-        store: store.clone(),
-        members: BTreeMap::new(),
-        messages,
-    };
+    let mut turn = Turn::new(store.clone(), messages, Duration::ZERO, Arc::default());
     let mut receivers = Vec::new();
     for projection in projections {
         let (updates, receiver) = mpsc::unbounded_channel();
