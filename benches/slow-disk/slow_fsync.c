@@ -18,18 +18,22 @@ static void slow_down(void) {
     }
 }
 
-int fsync(int fd) {
-    static int (*real)(int);
-    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-    int result = real(fd);
+typedef int (*sync_fn)(int);
+
+/* Runs the real call (looked up once), then waits. */
+static int slowed(sync_fn *real, const char *name, int fd) {
+    if (!*real) *real = (sync_fn)dlsym(RTLD_NEXT, name);
+    int result = (*real)(fd);
     slow_down();
     return result;
 }
 
+int fsync(int fd) {
+    static sync_fn real;
+    return slowed(&real, "fsync", fd);
+}
+
 int fdatasync(int fd) {
-    static int (*real)(int);
-    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
-    int result = real(fd);
-    slow_down();
-    return result;
+    static sync_fn real;
+    return slowed(&real, "fdatasync", fd);
 }

@@ -189,7 +189,8 @@ pub struct ProjectionConfig {
     /// The shortest time between the starts of two read-model
     /// transactions of the caught-up projections, in milliseconds (0: one
     /// as soon as the log moves). Commits that arrive in between are
-    /// applied together; a query given `minPosition` cuts the wait short.
+    /// applied together; a query given `minPosition` on this node cuts the
+    /// wait short.
     #[arg(
         long,
         env = "CHRONICLE_PROJECTION_INTERVAL_MS",

@@ -3,11 +3,12 @@
 //! Each turn costs the same few statements however many commits it
 //! applies (begin, lock the checkpoints, one multi-row write per table,
 //! save the checkpoints, commit). At one client every command was its own
-//! turn, and on two cores that work competed with the next command: on
-//! PostgreSQL, turns at least 5 ms apart took the server's CPU per
-//! command from 0.65-0.77 ms to 0.48-0.55 ms and the one-client p50 from
-//! 1.02-1.25 ms to 0.87-0.97 ms (BENCHMARKS.md). Under load a turn takes
-//! longer than the interval anyway, so the next one starts at once.
+//! turn, and on two cores that work competed with the next command (on
+//! SQLite it also held the one write lock the next command waited for).
+//! Turns at least 5 ms apart took the one-client p50 from 1.05-1.13 ms to
+//! 0.88-0.96 ms on PostgreSQL and from 1.22-1.47 ms to 0.80-0.97 ms on
+//! SQLite (BENCHMARKS.md). Under load a turn takes longer than the
+//! interval anyway, so the next one starts at once.
 //!
 //! A read that asked for its own write (`minPosition`) does not wait for
 //! the interval: it hurries the turn (`Turns::hurry`).

@@ -9,6 +9,9 @@
 //! command per turn, that is four statements (BEGIN, the checkpoints, the
 //! writes, COMMIT) where four runners took 26.
 //!
+//! Turns start at least `--projection-interval-ms` apart (`pace.rs`), so
+//! at light load a turn covers several commits instead of one each.
+//!
 //! A runner joins once it is caught up and RUNNING, and leaves to do
 //! anything else: obey a control, check its lock, step down, or find an
 //! event it cannot apply. Leaving is a message the turn handles between
