@@ -284,6 +284,53 @@ async fn a_read_with_min_position_does_not_wait_out_the_projection_interval() {
     }
 }
 
+/// Turns a minute apart, a commit waiting for the next one: pausing a
+/// projection takes it out of the turn at once, not after the interval.
+#[tokio::test]
+async fn a_pause_does_not_wait_out_the_projection_interval() {
+    for db in databases().await {
+        let mut config = Config::default();
+        config.projections.projection_interval_ms = 60_000;
+        config.api.consistency_timeout_ms = 2_000;
+        let server = TestServer::start_with(&db, config).await;
+        let opened = open_account(&server, "ip", "0", "USD").await;
+        let seen = server
+            .gql(
+                "query($p: Long) { account(id: \"ip\", minPosition: $p) { id } }",
+                json!({ "p": opened["position"] }),
+            )
+            .await;
+        TestServer::data(&seen);
+        // A turn just ran: this deposit waits for the next one.
+        run(
+            &server,
+            "deposit",
+            json!({ "accountId": "ip", "amount": "1.00" }),
+        )
+        .await;
+        let started = std::time::Instant::now();
+        let paused = server
+            .gql(
+                "mutation { pauseProjection(name: \"AccountBalances\") { status } }",
+                json!({}),
+            )
+            .await;
+        assert_eq!(
+            TestServer::data(&paused)["pauseProjection"]["status"],
+            "PAUSED",
+            "{}: {paused}",
+            db.name
+        );
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "{}: the pause took {:?}",
+            db.name,
+            started.elapsed()
+        );
+        server.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_min_position_beyond_the_log_fails_with_consistency_timeout() {
     for db in databases().await {

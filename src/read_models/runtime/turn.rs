@@ -166,10 +166,16 @@ impl Turn {
                 .collect();
             if !due.is_empty() {
                 if let Some(at) = self.pace.wait_until(Instant::now()) {
-                    // The commits of the wait join this turn.
+                    // The commits of the wait join this turn. A runner
+                    // that leaves (a pause, a lease check) does not wait
+                    // for it.
                     tokio::select! {
                         () = tokio::time::sleep_until(at) => {}
                         () = self.hurry.notified() => self.pace.hurry(),
+                        message = self.messages.recv() => match message {
+                            Some(message) => self.take(message),
+                            None => return,
+                        },
                     }
                     continue;
                 }
