@@ -24,6 +24,7 @@ mod node;
 mod observability;
 mod operations;
 mod paging;
+mod projection_interval;
 mod projections;
 mod read_model_fold;
 mod read_model_statements;
