@@ -96,8 +96,11 @@ fn on_own_thread(writer: impl Future<Output = ()> + Send + 'static) {
 async fn run(mut log: Log, mut rx: mpsc::Receiver<AppendJob>, announce: Announce) {
     while let Some(first) = rx.recv().await {
         // The appenders answered by the last commit are re-queueing right
-        // now; one yield lets them into this batch instead of the next, at
-        // the cost of a scheduler turn, not a timer.
+        // now; where the writer shares the runtime's workers with them
+        // (SQLite), one yield lets them into this batch instead of the
+        // next, at the cost of a scheduler turn, not a timer. On its own
+        // thread (PostgreSQL) they re-queue meanwhile on the workers, and
+        // the yield returns at once.
         tokio::task::yield_now().await;
         let mut events = first.event_count();
         let mut batch = vec![first];
