@@ -190,7 +190,8 @@ pub struct ProjectionConfig {
     /// transactions of the caught-up projections, in milliseconds (0: one
     /// as soon as the log moves). Commits that arrive in between are
     /// applied together; a query given `minPosition` on this node cuts the
-    /// wait short.
+    /// wait short. On SQLite the transactions are also at least four event
+    /// commits apart (not with 0).
     #[arg(
         long,
         env = "CHRONICLE_PROJECTION_INTERVAL_MS",

@@ -32,6 +32,7 @@ use sea_orm::{
 };
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+use super::commit_cost::CommitCost;
 use crate::metrics as m;
 
 /// Connections of the read models' SQLite pool: they take turns on the one
@@ -46,6 +47,9 @@ pub struct WriteGate {
     turn: Option<Arc<Mutex<()>>>,
     read_model_turn: Option<Arc<Mutex<()>>>,
     read_models: DatabaseConnection,
+    /// How long the event writer's small batches hold the write lock
+    /// lately (SQLite only), which paces the read models' turns.
+    event_commit: Arc<CommitCost>,
 }
 
 /// A write transaction holding this process's turn until it ends.
@@ -81,6 +85,7 @@ impl WriteGate {
                 DbBackend::Postgres => read_model_pool_postgres(db),
                 _ => db.clone(),
             },
+            event_commit: Arc::default(),
         }
     }
 
@@ -138,6 +143,19 @@ impl WriteGate {
             Some(turn) => Some(turn.clone().lock_owned().await),
             None => None,
         }
+    }
+
+    /// The event writer's batch of `jobs` commands held the write lock for
+    /// `held` (`commit_cost.rs`).
+    pub(crate) fn event_committed(&self, jobs: usize, held: std::time::Duration) {
+        self.event_commit.observe(jobs, held);
+    }
+
+    /// What a durable event commit holds the write lock for lately: `None`
+    /// on PostgreSQL, whose read models do not wait for that lock, and
+    /// before the first commit.
+    pub fn event_commit_cost(&self) -> Option<std::time::Duration> {
+        self.event_commit.get()
     }
 
     /// A write transaction for read-model rows and their checkpoint: it

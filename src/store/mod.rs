@@ -12,6 +12,7 @@
 
 mod command_log;
 mod commit;
+mod commit_cost;
 mod error;
 mod fate;
 mod gate;

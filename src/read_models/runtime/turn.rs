@@ -9,8 +9,9 @@
 //! command per turn, that is four statements (BEGIN, the checkpoints, the
 //! writes, COMMIT) where four runners took 26.
 //!
-//! Turns start at least `--projection-interval-ms` apart (`pace.rs`), so
-//! at light load a turn covers several commits instead of one each.
+//! Turns start at least `--projection-interval-ms` apart, and on SQLite
+//! at least four event commits apart (`pace.rs`), so at light load a turn
+//! covers several commits instead of one each.
 //!
 //! A runner joins once it is caught up and RUNNING, and leaves to do
 //! anything else: obey a control, check its lock, step down, or find an
@@ -165,7 +166,8 @@ impl Turn {
                 .map(|(name, _)| *name)
                 .collect();
             if !due.is_empty() {
-                if let Some(at) = self.pace.wait_until(Instant::now()) {
+                let commit_cost = self.store.gate().event_commit_cost();
+                if let Some(at) = self.pace.wait_until(Instant::now(), commit_cost) {
                     // The commits of the wait join this turn. A runner
                     // that leaves (a pause, a lease check) does not wait
                     // for it.

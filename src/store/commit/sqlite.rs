@@ -17,7 +17,7 @@
 //! batch opens another.
 
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use entity::{commands, events};
 use sea_orm::sqlx::sqlite::SqliteConnectOptions;
@@ -76,9 +76,15 @@ impl SqliteAppender {
             Some(conn) => conn,
             empty => empty.insert(connect(self.options.as_ref(), self.timeout).await?),
         };
+        let held = Instant::now();
         let result = commit(conn, jobs).await;
-        if result.is_err() && sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
-            self.conn = None;
+        match &result {
+            Ok(_) => self.gate.event_committed(jobs.len(), held.elapsed()),
+            Err(_) => {
+                if sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await.is_err() {
+                    self.conn = None;
+                }
+            }
         }
         result
     }
