@@ -12,8 +12,8 @@ use entity::account_summaries as row;
 pub use entity::account_summaries::{AccountStatus, Model as AccountRow};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryTrait,
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseExecutor,
+    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryTrait,
 };
 
 use super::memo;
@@ -46,8 +46,8 @@ impl Projection for AccountBalances {
             return Ok(());
         }
         let ids: BTreeSet<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
-        let txn = to.txn;
-        let mut rows = memo::recall(to.memo, ids, |missing| load(txn, missing)).await?;
+        let reads = to.reads;
+        let mut rows = memo::recall(to.memo, ids, |missing| load(reads, missing)).await?;
         for (id, recorded, event) in &events {
             let current = rows.remove(id);
             rows.insert(id.clone(), fold(current, id, recorded, event)?);
@@ -129,12 +129,12 @@ pub fn fold(
 
 /// The stored rows of `ids`, by id.
 async fn load(
-    txn: &DatabaseTransaction,
+    reads: &DatabaseExecutor<'_>,
     ids: Vec<String>,
 ) -> Result<HashMap<String, row::Model>, DbErr> {
     let rows = row::Entity::find()
         .filter(row::Column::AccountId.is_in(ids))
-        .all(txn)
+        .all(reads)
         .await?;
     Ok(rows
         .into_iter()

@@ -15,8 +15,8 @@ use entity::daily_summaries as row;
 pub use entity::daily_summaries::Model as SummaryRow;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QueryTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseExecutor, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, QueryOrder, QueryTrait,
 };
 
 use super::account_balances::account_events;
@@ -58,7 +58,7 @@ impl Projection for DailySummary {
         }
         let touched: BTreeSet<Day> = counted.iter().map(|(day, _, _)| day.clone()).collect();
         let mut sums = memo::recall(to.memo, touched.iter().cloned(), |missing| {
-            load(to.txn, missing)
+            load(to.reads, missing)
         })
         .await?;
         for (day, event, recorded) in counted {
@@ -179,14 +179,14 @@ pub fn fold(
 /// The stored sums of the days of `days`, every currency of each (more
 /// than asked for: a day's rows are read by its date).
 async fn load(
-    txn: &DatabaseTransaction,
+    reads: &DatabaseExecutor<'_>,
     days: Vec<Day>,
 ) -> Result<HashMap<Day, Summary>, ProjectionError> {
     let dates: BTreeSet<String> = days.into_iter().map(|(date, _)| date).collect();
     let mut sums = HashMap::new();
     for m in row::Entity::find()
         .filter(row::Column::Date.is_in(dates))
-        .all(txn)
+        .all(reads)
         .await?
     {
         let summary = Summary::from_row(&m)?;

@@ -13,12 +13,15 @@
 //!   [`Memo::off`]), and it is the table's one writer while the projection
 //!   is its member: a runner leaves the turn to obey a control, and a
 //!   rebuild, a pause or another node's takeover shows in the checkpoint
-//!   row the turn reads under its lock before it applies;
-//! - the turn forgets a member's rows whenever that row is not exactly
-//!   what the member last wrote, and drops the memos of every member of a
-//!   transaction that failed (their members leave it);
-//! - a projection remembers only rows it read in, or wrote in, the
-//!   transaction that is then committed.
+//!   row the turn reads under its lock before it writes;
+//! - the turn folds a batch before its transaction begins, on the rows as
+//!   it left them; when a checkpoint row is not what it assumed, it
+//!   forgets every member's rows and folds the batch again in the
+//!   transaction. It also forgets a member's rows whenever that row is not
+//!   exactly what the member last wrote, and drops the memos of every
+//!   member of a transaction that failed (their members leave it);
+//! - a projection remembers only rows it read or wrote for a batch that
+//!   is then committed, with its checkpoint as the turn assumed.
 //!
 //! A memo holds at most [`Memo::CAPACITY`] rows and starts over once full:
 //! a working set larger than that is read from the table as before.

@@ -22,7 +22,7 @@ pub mod transaction_history;
 pub mod users;
 mod writes;
 
-use sea_orm::{DatabaseTransaction, DbErr};
+use sea_orm::{DatabaseExecutor, DatabaseTransaction, DbErr};
 
 pub use runtime::{
     PROJECTION_CHANNEL, ProjectionState, ProjectionStatus, Projections, ProjectionsError,
@@ -50,7 +50,7 @@ pub trait Projection: Send + Sync + 'static {
     fn category(&self) -> &'static str;
 
     /// Applies `events` (ascending, all after the checkpoint, all of its
-    /// category) to its read tables: reads in `to.txn`, writes added to
+    /// category) to its read tables: reads through `to.reads`, writes added to
     /// `to.writes`.
     async fn apply(
         &self,
@@ -64,8 +64,10 @@ pub trait Projection: Send + Sync + 'static {
 
 /// What a projection applies a batch to.
 pub struct Target<'a> {
-    /// The read-model transaction, for reads.
-    pub txn: &'a DatabaseTransaction,
+    /// Where to read rows the memo lacks: the read-model transaction, or
+    /// (for a joint turn that folds before its transaction begins) the
+    /// read models' pool.
+    pub reads: &'a DatabaseExecutor<'a>,
     /// The rows the joint turn remembers: those need not be read, and
     /// the rows a batch reads or writes are left in it (`memo.rs` says
     /// why that is safe).
@@ -86,8 +88,9 @@ pub(crate) async fn apply_alone(
 ) -> Result<(), ProjectionError> {
     use sea_orm::ConnectionTrait;
     let mut writes = Writes::new(txn.get_database_backend());
+    let reads = DatabaseExecutor::Transaction(txn);
     let mut to = Target {
-        txn,
+        reads: &reads,
         memo: &mut Memo::off(),
         writes: &mut writes,
     };

@@ -14,8 +14,8 @@ use std::collections::{BTreeSet, HashMap};
 use entity::transactions as row;
 pub use entity::transactions::{Model as TransactionRow, TransactionKind};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr,
-    EntityTrait, QueryFilter, QueryTrait, Statement, Value,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseExecutor, DatabaseTransaction,
+    DbBackend, DbErr, EntityTrait, QueryFilter, QueryTrait, Statement, Value,
 };
 
 use super::account_balances::account_events;
@@ -47,9 +47,9 @@ impl Projection for TransactionHistory {
             return Ok(());
         }
         let ids: BTreeSet<String> = events.iter().map(|(id, _, _)| id.clone()).collect();
-        let txn = to.txn;
+        let reads = to.reads;
         let mut balances =
-            memo::recall(to.memo, ids, |missing| latest_balances(txn, missing)).await?;
+            memo::recall(to.memo, ids, |missing| latest_balances(reads, missing)).await?;
         let mut rows = Vec::new();
         for (id, recorded, event) in &events {
             if let Some(row) = fold(balances.get(id).copied(), id, recorded, event)? {
@@ -199,16 +199,16 @@ fn balance_after(
 /// whole table twice per batch while its statistics still called it small
 /// (3.7 ms at 7,000 rows, growing with every movement).
 async fn latest_balances(
-    txn: &DatabaseTransaction,
+    reads: &DatabaseExecutor<'_>,
     ids: Vec<String>,
 ) -> Result<HashMap<String, i64>, DbErr> {
-    let backend = txn.get_database_backend();
+    let backend = reads.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => LATEST_POSTGRES,
         _ => LATEST_SQLITE,
     };
     let values = [serde_json::json!(ids).to_string().into()];
-    let rows = txn
+    let rows = reads
         .query_all_raw(Statement::from_sql_and_values(backend, sql, values))
         .await?;
     let mut balances = HashMap::with_capacity(ids.len());

@@ -158,6 +158,11 @@ impl WriteGate {
         self.event_commit.get()
     }
 
+    /// The read models' own pool, for reads outside their transactions.
+    pub fn read_models(&self) -> &DatabaseConnection {
+        &self.read_models
+    }
+
     /// A write transaction for read-model rows and their checkpoint: it
     /// commits without waiting for the disk (see the module docs).
     pub async fn begin_read_model(&self) -> Result<WriteTxn, DbErr> {

@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DbErr};
+use sea_orm::{ConnectionTrait, DatabaseExecutor, DbErr};
 use tokio::sync::{mpsc, watch};
 
 use super::advance::{Advance, advance};
@@ -354,8 +354,9 @@ impl Runner {
                 let mut writes = Writes::new(txn.get_database_backend());
                 // On its own a runner remembers nothing: only the joint
                 // turn knows no one else wrote the table in between.
+                let reads = DatabaseExecutor::Transaction(&txn);
                 let mut to = Target {
-                    txn: &txn,
+                    reads: &reads,
                     memo: &mut Memo::off(),
                     writes: &mut writes,
                 };

@@ -203,6 +203,9 @@ async fn given_an_operator_paused_one_member_when_a_turn_runs_then_it_leaves_and
     }
     let tables = Tables::read(&store).await;
     assert_eq!(tables.accounts.len(), 2);
+    // Folded once ahead, then again on the stored rows once the paused one
+    // showed: the balance counts each deposit once.
+    assert_eq!(balance_of(&store, "a").await, 1250);
     assert!(
         tables.users.is_empty(),
         "a paused projection applies nothing"
