@@ -23,6 +23,8 @@ pub const APPEND_COMMIT_SECONDS: &str = "chronicle_append_commit_seconds";
 pub const APPEND_GUESSES: &str = "chronicle_append_guesses_total";
 pub const WRITE_TURN_WAIT_SECONDS: &str = "chronicle_write_turn_wait_seconds";
 pub const WRITE_TURN_HELD_SECONDS: &str = "chronicle_write_turn_held_seconds";
+pub const SQLITE_CHECKPOINTS: &str = "chronicle_sqlite_checkpoints_total";
+pub const SQLITE_WAL_PAGES: &str = "chronicle_sqlite_wal_pages";
 pub const EVENTS_APPENDED: &str = "chronicle_events_appended_total";
 pub const COMMANDS: &str = "chronicle_commands_total";
 pub const COMMAND_RETRIES: &str = "chronicle_command_retries_total";
@@ -122,7 +124,15 @@ fn describe() {
     describe_histogram!(
         WRITE_TURN_HELD_SECONDS,
         Unit::Seconds,
-        "SQLite: time a write transaction held the turn, BEGIN to COMMIT, by holder (events, read_models)"
+        "SQLite: time a write transaction held the turn, BEGIN to COMMIT, by holder (events, read_models, checkpoint)"
+    );
+    describe_counter!(
+        SQLITE_CHECKPOINTS,
+        "SQLite: checkpoints of the write-ahead log, by kind (background; held: under the write turn, so that the log starts over)"
+    );
+    describe_gauge!(
+        SQLITE_WAL_PAGES,
+        "SQLite: pages in the write-ahead log at the last checkpoint"
     );
     describe_counter!(EVENTS_APPENDED, "Events appended to the log");
     describe_counter!(

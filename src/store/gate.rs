@@ -1,5 +1,5 @@
-//! Write transactions: one at a time per process on SQLite, and a separate,
-//! cheaper-to-commit connection for read models.
+//! Write transactions: one at a time per process on SQLite, and cheaper
+//! commits for read models.
 //!
 //! SQLite has one write lock per database. Two connections of one process
 //! racing for it do not queue: the loser's busy handler sleeps 1, 2, 5,
@@ -19,13 +19,22 @@
 //! applies those events again from the log, which stays fully durable.
 //! On SQLite the next event commit's fsync covers the read models' earlier
 //! WAL frames anyway.
+//!
+//! On SQLite the event writer and the read models' transactions share one
+//! connection, used only under the write turn: a connection's page cache
+//! is emptied whenever another connection committed, so two writers taking
+//! turns each started cold. Sharing it cut the writer's hold of the lock by
+//! about a sixth (BENCHMARKS.md). It is kept at `NORMAL`; the event writer
+//! sets `FULL` around its own commits (`commit/sqlite.rs`), and it leaves
+//! checkpoints of the write-ahead log to a task of their own (`wal.rs`).
+//! Reads outside those transactions use the read models' pool.
 
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Instant;
 
 use sea_orm::sqlx::postgres::PgPoolOptions;
-use sea_orm::sqlx::sqlite::{SqlitePoolOptions, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
     DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqliteTransactionMode,
     SqlxPostgresConnector, SqlxSqliteConnector, TransactionOptions, TransactionTrait,
@@ -47,6 +56,12 @@ pub struct WriteGate {
     turn: Option<Arc<Mutex<()>>>,
     read_model_turn: Option<Arc<Mutex<()>>>,
     read_models: DatabaseConnection,
+    /// SQLite's one writing connection, shared by the event writer and the
+    /// read models' transactions (see [`WriteGate::writer`]).
+    writer: Option<SqlitePool>,
+    /// The same connection as a SeaORM connection, for read-model
+    /// transactions.
+    read_model_writes: DatabaseConnection,
     /// How long the event writer's small batches hold the write lock
     /// lately (SQLite only), which paces the read models' turns.
     event_commit: Arc<CommitCost>,
@@ -77,14 +92,21 @@ impl Drop for Turn {
 impl WriteGate {
     pub(crate) fn new(db: &DatabaseConnection) -> Self {
         let sqlite = db.get_database_backend() == DbBackend::Sqlite;
+        let read_models = match db.get_database_backend() {
+            DbBackend::Sqlite => read_model_pool(db),
+            DbBackend::Postgres => read_model_pool_postgres(db),
+            _ => db.clone(),
+        };
+        let writer = sqlite.then(|| writer_pool(db)).flatten();
         Self {
             turn: sqlite.then(|| Arc::new(Mutex::new(()))),
             read_model_turn: sqlite.then(|| Arc::new(Mutex::new(()))),
-            read_models: match db.get_database_backend() {
-                DbBackend::Sqlite => read_model_pool(db),
-                DbBackend::Postgres => read_model_pool_postgres(db),
-                _ => db.clone(),
+            read_model_writes: match &writer {
+                Some(pool) => SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.clone()),
+                None => read_models.clone(),
             },
+            read_models,
+            writer,
             event_commit: Arc::default(),
         }
     }
@@ -166,7 +188,14 @@ impl WriteGate {
     /// A write transaction for read-model rows and their checkpoint: it
     /// commits without waiting for the disk (see the module docs).
     pub async fn begin_read_model(&self) -> Result<WriteTxn, DbErr> {
-        self.begin_as(&self.read_models, "read_models").await
+        self.begin_as(&self.read_model_writes, "read_models").await
+    }
+
+    /// SQLite's writing connection (one), to be used only while holding
+    /// this process's write turn. It is set to `synchronous = NORMAL`;
+    /// the event writer sets FULL around each of its transactions.
+    pub(crate) fn writer(&self) -> Option<&SqlitePool> {
+        self.writer.as_ref()
     }
 }
 
@@ -201,6 +230,28 @@ fn read_model_pool(db: &DatabaseConnection) -> DatabaseConnection {
         .max_connections(READ_MODEL_POOL)
         .connect_lazy_with(options);
     SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+}
+
+/// SQLite's one writing connection, on the same file as `db`, at
+/// `synchronous = NORMAL` and without checkpoints of its own (`wal.rs`).
+/// An in-memory database has no other connection and no write-ahead log:
+/// none.
+fn writer_pool(db: &DatabaseConnection) -> Option<SqlitePool> {
+    let pool = db.get_sqlite_connection_pool();
+    let options = pool.connect_options();
+    if options.get_filename().as_os_str() == ":memory:" {
+        return None;
+    }
+    let options = (*options)
+        .clone()
+        .synchronous(SqliteSynchronous::Normal)
+        .pragma("wal_autocheckpoint", "0");
+    Some(
+        crate::db::ping_if_idle(SqlitePoolOptions::new())
+            .max_connections(1)
+            .acquire_timeout(pool.options().get_acquire_timeout())
+            .connect_lazy_with(options),
+    )
 }
 
 /// The same PostgreSQL database and schema as `db`, on connections that

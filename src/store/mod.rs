@@ -24,6 +24,7 @@ mod statements;
 mod types;
 mod upcast;
 mod validate;
+mod wal;
 mod writer;
 
 use sea_orm::DatabaseConnection;
@@ -118,6 +119,13 @@ impl EventStore {
         };
         let gate = WriteGate::new(&db);
         let writer = writer::spawn(db.clone(), gate.clone(), announce);
+        if let Some(pool) = gate.writer() {
+            wal::spawn(
+                (*pool.connect_options()).clone(),
+                gate.clone(),
+                head_rx.clone(),
+            );
+        }
         Ok(Self {
             db,
             gate,
