@@ -109,7 +109,7 @@ fn describe() {
     describe_histogram!(APPEND_BATCH_JOBS, "Appends per group commit");
     describe_counter!(
         APPEND_GUESSES,
-        "PostgreSQL: batches sent in one message, planned on the writer's view of the log, by outcome (held; missed: the guard refused the plan; in_doubt: the connection broke; failed: the database refused the write)"
+        "Batches sent in one message (PostgreSQL) or call (SQLite), planned on the writer's view of the log, by outcome (held; missed: the guard refused the plan; in_doubt: the connection broke; failed: the database refused the write)"
     );
     describe_histogram!(
         APPEND_COMMIT_SECONDS,

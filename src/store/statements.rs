@@ -57,6 +57,21 @@ SELECT 1 / (CASE WHEN (SELECT COALESCE(MAX(position), 0) FROM events) = $1
     CROSS JOIN LATERAL (SELECT 1 FROM commands WHERE commands.id = k.id LIMIT 1) c)
   THEN 1 ELSE 0 END) AS held";
 
+/// [`GUARD_POSTGRES`] on SQLite, where dividing by zero gives NULL and no
+/// error: a failed check reads malformed JSON instead (`json_extract` of
+/// text that is not JSON), the one error no other statement of the batch
+/// can raise, since they read JSON the writer serialized. Its arguments
+/// follow [`WRITE_SQLITE`]'s four: the head (`?5`), the streams' versions
+/// (`?6`, `{id, version}`, 0 for none), the client-chosen event ids (`?7`)
+/// and command ids (`?8`).
+pub(crate) const GUARD_SQLITE: &str = "\
+SELECT CASE WHEN (SELECT COALESCE(MAX(position), 0) FROM events) = ?5
+  AND NOT EXISTS (SELECT 1 FROM json_each(?6) AS k
+    WHERE COALESCE((SELECT version FROM streams WHERE streams.id = k.value ->> 'id'), 0) <> k.value ->> 'version')
+  AND NOT EXISTS (SELECT 1 FROM events WHERE event_id IN (SELECT unhex(replace(value, '-', '')) FROM json_each(?7)))
+  AND NOT EXISTS (SELECT 1 FROM commands WHERE id IN (SELECT value FROM json_each(?8)))
+  THEN 1 ELSE json_extract('the stored state is not the planned one at ' || ?5, '$') END AS held";
+
 pub(crate) const WRITE_POSTGRES: &str = "\
 WITH new_events AS (
   INSERT INTO events (position, event_id, stream_id, version, event_type, schema_version, data, metadata, recorded_at)

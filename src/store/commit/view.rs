@@ -1,14 +1,15 @@
 //! What the writer knows of the log without reading it: the head and the
 //! stream versions its own commits and reads left behind. A batch planned
 //! against this view can go to the database in one message, a guard in
-//! front of its write (`statements::GUARD_POSTGRES`): the guard checks
-//! that the stored state is the one the plan assumed, and fails the
-//! transaction when it is not, and the batch then takes the reading path.
+//! front of its write (`statements::GUARD_POSTGRES`, `GUARD_SQLITE`): the
+//! guard checks that the stored state is the one the plan assumed, and
+//! fails the transaction when it is not, and the batch then takes the
+//! reading path.
 //!
 //! The view is a guess, never a source of truth: every value it hands out
-//! is checked by the guard under the append lock, so a stale view (another
-//! node appended, a batch failed half-way) costs a round trip, not a wrong
-//! answer.
+//! is checked by the guard under the append lock (SQLite's write lock), so
+//! a stale view (another node or process appended, a batch failed
+//! half-way) costs a round trip, not a wrong answer.
 
 use std::collections::HashMap;
 
