@@ -41,6 +41,7 @@ use std::time::Instant;
 use entity::{commands, events};
 use futures::TryStreamExt;
 use sea_orm::sqlx::pool::PoolConnection;
+use sea_orm::sqlx::query::Query;
 use sea_orm::sqlx::sqlite::{SqliteArguments, SqlitePool};
 use sea_orm::sqlx::{self, Either, Executor, Sqlite, SqliteConnection};
 use sea_orm::{DatabaseConnection, DbErr};
@@ -48,7 +49,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use super::view::{Guess, View};
 use super::{Committed, Lookups, batch_state, columns, db_err, rows_by_statement, stream_ids};
 use crate::metrics as m;
-use crate::store::plan::plan_batch;
+use crate::store::plan::{BatchPlan, plan_batch};
 use crate::store::statements::{self, GUARD_SQLITE, READ_SQLITE, WRITE_SQLITE};
 use crate::store::{AppendRequest, WriteGate};
 
@@ -159,13 +160,7 @@ impl SqliteAppender {
             return Ok(None);
         }
         let lookups = Lookups::of(jobs);
-        let [events, touched, commands, now] =
-            statements::sqlite_rows(&plan.new_events, &plan.touched, &plan.commands, plan.now);
-        let query = sqlx::query(GUESSED.as_str())
-            .bind(events)
-            .bind(touched)
-            .bind(commands)
-            .bind(now)
+        let query = with_rows(GUESSED.as_str(), &plan)
             .bind(head)
             .bind(streams)
             .bind(lookups.event_ids)
@@ -221,13 +216,7 @@ async fn read_and_commit(
             .await
             .map_err(db_err)?;
     } else {
-        let [events, streams, commands, now] =
-            statements::sqlite_rows(&plan.new_events, &plan.touched, &plan.commands, plan.now);
-        let query = sqlx::query(WRITE_AND_COMMIT.as_str())
-            .bind(events)
-            .bind(streams)
-            .bind(commands)
-            .bind(now);
+        let query = with_rows(WRITE_AND_COMMIT.as_str(), &plan);
         match run(conn, query).await {
             (_, None) => {}
             // Committed, then `NORMAL` failed: the next connection starts
@@ -240,12 +229,24 @@ async fn read_and_commit(
     Ok(plan.into())
 }
 
+/// `sql` with the plan's rows and time bound as its first four arguments,
+/// those of [`WRITE_SQLITE`].
+fn with_rows(sql: &'static str, plan: &BatchPlan) -> Query<'static, Sqlite, SqliteArguments> {
+    let [events, streams, commands, now] =
+        statements::sqlite_rows(&plan.new_events, &plan.touched, &plan.commands, plan.now);
+    sqlx::query(sql)
+        .bind(events)
+        .bind(streams)
+        .bind(commands)
+        .bind(now)
+}
+
 /// Runs a multi-statement call to its end or its first error, and counts
 /// the statements that completed: an error after `COMMIT` completed is
 /// one of a batch that is stored.
 async fn run<'q>(
     conn: &mut SqliteConnection,
-    query: sqlx::query::Query<'q, Sqlite, SqliteArguments>,
+    query: Query<'q, Sqlite, SqliteArguments>,
 ) -> (usize, Option<sqlx::Error>) {
     let mut done = 0;
     let mut stream = conn.fetch_many(query);
