@@ -23,8 +23,11 @@
 //! On SQLite the event writer and the read models' transactions share one
 //! connection, used only under the write turn: a connection's page cache
 //! is emptied whenever another connection committed, so two writers taking
-//! turns each started cold. Sharing it cut the writer's hold of the lock by
-//! about a sixth (BENCHMARKS.md). It is kept at `NORMAL`; the event writer
+//! turns each started cold. With the two changes made beside it
+//! (checkpoints off the turn, one call per batch) it cut the event
+//! writer's hold of the lock per batch from 3.6-3.7 to 2.7-2.8 ms at 64
+//! clients, and a read-model turn's from 3.1-3.3 to 2.2-2.3 ms
+//! (BENCHMARKS.md, eleventh pass). It is kept at `NORMAL`; the event writer
 //! sets `FULL` around its own commits (`commit/sqlite.rs`), and it leaves
 //! checkpoints of the write-ahead log to a task of their own (`wal.rs`).
 //! Reads outside those transactions use the read models' pool.

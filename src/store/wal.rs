@@ -6,9 +6,12 @@
 //! 1,000 or more pages in the log, inside that commit's call: it copies
 //! the pages into the database file and fsyncs it while this process's
 //! write turn is still held, so the event writer and the read models wait
-//! for it. At 64 clients that was 7.5 % of the server's samples, and
-//! taking it out of the turn raised throughput by about a tenth and cut
-//! p99 from 32 to 24-26 ms (BENCHMARKS.md). The writing connection
+//! for it. At 64 clients that was 5.3-7.5 % of the server's samples;
+//! with no checkpoint at all (an upper bound, two rounds) they did about
+//! a tenth more and their p99 fell from 32 to 24-26 ms. On a slow disk
+//! one command in a few dozen also waited for the database file's fsync:
+//! with this task the p99 at one client fell from 15 to 7-9 ms
+//! (BENCHMARKS.md, eleventh pass). The writing connection
 //! (`gate.rs`) therefore has `wal_autocheckpoint = 0`, and this task runs
 //! a `PASSIVE` checkpoint every [`EVERY`] on a connection of its own,
 //! which waits for no writer.
