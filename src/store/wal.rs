@@ -23,7 +23,10 @@
 //! holds [`RESTART_AT`] pages, the task checkpoints again while holding
 //! the write turn: no writer of this process appends meanwhile, what is
 //! left to copy is what came in since the last pass, and the next commit
-//! starts the log over.
+//! starts the log over. The file keeps the largest size the log reached:
+//! [`RESTART_AT`] pages plus what came in since the pass before, 33 MB
+//! after 10 s at 6,000 commands a second (SQLite's own checkpoints kept
+//! it near 5 MB, at the cost above).
 
 use std::time::Duration;
 
@@ -42,6 +45,11 @@ const EVERY: Duration = Duration::from_millis(200);
 /// Pages in the log (4 KiB each by default, so 16 MiB) from which a pass
 /// is repeated under the write turn, so that the log starts over.
 const RESTART_AT: i64 = 4096;
+
+/// How long the pass under the write turn waits for readers still on an
+/// older snapshot. A long read (a rebuild's, a large query) must not hold
+/// every writer up: the log then starts over at a later pass.
+const READERS_WAIT: Duration = Duration::from_millis(10);
 
 /// Starts the checkpointer of the database `options` open; it ends once
 /// the store's head has no sender left (the store and its writer are
@@ -73,7 +81,10 @@ async fn pass(
 ) -> Result<i64, sqlx::Error> {
     let conn = match conn {
         Some(conn) => conn,
-        empty => empty.insert(SqliteConnection::connect_with(options).await?),
+        empty => {
+            let options = options.clone().busy_timeout(READERS_WAIT);
+            empty.insert(SqliteConnection::connect_with(&options).await?)
+        }
     };
     let mut pages = checkpoint(conn, "background").await?;
     if pages >= restart_at {
@@ -83,12 +94,21 @@ async fn pass(
     Ok(pages)
 }
 
-/// A passive checkpoint: copies what no reader still needs from the log,
-/// and returns how many pages the log holds.
+/// A checkpoint, and how many pages the log holds after it. In the
+/// background it is `PASSIVE`: it copies what no reader still needs and
+/// waits for nobody. Under the turn it is `RESTART`: it also waits (at
+/// most [`READERS_WAIT`]) for the readers on older snapshots, so that
+/// everything is copied and no reader still uses the log, which is what
+/// lets the next commit start it over. A `PASSIVE` pass there left readers'
+/// pages behind often enough, under load, for the log to reach 50 MB
+/// (64 clients for 10 s; 33 MB with `RESTART`, 5 MB with SQLite's own
+/// checkpoints at 1,000 pages).
 async fn checkpoint(conn: &mut SqliteConnection, kind: &'static str) -> Result<i64, sqlx::Error> {
-    let (_busy, pages, _copied): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(PASSIVE)")
-        .fetch_one(conn)
-        .await?;
+    let sql = match kind {
+        "held" => "PRAGMA wal_checkpoint(RESTART)",
+        _ => "PRAGMA wal_checkpoint(PASSIVE)",
+    };
+    let (_busy, pages, _copied): (i64, i64, i64) = sqlx::query_as(sql).fetch_one(conn).await?;
     metrics::counter!(m::SQLITE_CHECKPOINTS, "kind" => kind).increment(1);
     metrics::gauge!(m::SQLITE_WAL_PAGES).set(pages as f64);
     Ok(pages)
