@@ -10,7 +10,7 @@
 //! with no checkpoint at all (an upper bound, two rounds) they did about
 //! a tenth more and their p99 fell from 32 to 24-26 ms. On a slow disk
 //! one command in a few dozen also waited for the database file's fsync:
-//! with this task the p99 at one client fell from 15 to 7-9 ms
+//! with this task the p99 at one client fell from 15-17 to 7-11 ms
 //! (BENCHMARKS.md, eleventh pass). The writing connection
 //! (`gate.rs`) therefore has `wal_autocheckpoint = 0`, and this task runs
 //! a `PASSIVE` checkpoint every [`EVERY`] on a connection of its own,
@@ -71,6 +71,13 @@ pub(crate) fn spawn(options: SqliteConnectOptions, gate: WriteGate, head: watch:
     });
 }
 
+/// Where a checkpoint runs: beside the writers, or under the write turn.
+#[derive(Clone, Copy)]
+enum Pass {
+    Background,
+    Held,
+}
+
 /// One pass: a checkpoint, repeated under the write turn when the log
 /// holds `restart_at` pages or more. Returns the pages left in the log.
 async fn pass(
@@ -86,10 +93,10 @@ async fn pass(
             empty.insert(SqliteConnection::connect_with(&options).await?)
         }
     };
-    let mut pages = checkpoint(conn, "background").await?;
+    let mut pages = checkpoint(conn, Pass::Background).await?;
     if pages >= restart_at {
         let _turn = gate.turn("checkpoint").await;
-        pages = checkpoint(conn, "held").await?;
+        pages = checkpoint(conn, Pass::Held).await?;
     }
     Ok(pages)
 }
@@ -103,10 +110,10 @@ async fn pass(
 /// pages behind often enough, under load, for the log to reach 50 MB
 /// (64 clients for 10 s; 33 MB with `RESTART`, 5 MB with SQLite's own
 /// checkpoints at 1,000 pages).
-async fn checkpoint(conn: &mut SqliteConnection, kind: &'static str) -> Result<i64, sqlx::Error> {
-    let sql = match kind {
-        "held" => "PRAGMA wal_checkpoint(RESTART)",
-        _ => "PRAGMA wal_checkpoint(PASSIVE)",
+async fn checkpoint(conn: &mut SqliteConnection, pass: Pass) -> Result<i64, sqlx::Error> {
+    let (sql, kind) = match pass {
+        Pass::Background => ("PRAGMA wal_checkpoint(PASSIVE)", "background"),
+        Pass::Held => ("PRAGMA wal_checkpoint(RESTART)", "held"),
     };
     let (_busy, pages, _copied): (i64, i64, i64) = sqlx::query_as(sql).fetch_one(conn).await?;
     metrics::counter!(m::SQLITE_CHECKPOINTS, "kind" => kind).increment(1);
