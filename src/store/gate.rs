@@ -239,6 +239,14 @@ fn read_model_pool(db: &DatabaseConnection) -> DatabaseConnection {
 /// `synchronous = NORMAL` and without checkpoints of its own (`wal.rs`).
 /// An in-memory database has no other connection and no write-ahead log:
 /// none.
+///
+/// Its statement journals stay in memory (`temp_store = MEMORY`). A
+/// statement that writes many rows keeps the pages it changes in one, to
+/// undo itself alone on an error; past 64 KiB SQLite moves it to a
+/// temporary file, and every batch's inserts did: writing that file was
+/// 18 % of SQLite's thread at 64 clients (BENCHMARKS.md). It is as large
+/// as the pages one statement changes, and is gone when the statement
+/// ends. Readers keep the default, so that a large sort can still spill.
 fn writer_pool(db: &DatabaseConnection) -> Option<SqlitePool> {
     let pool = db.get_sqlite_connection_pool();
     let options = pool.connect_options();
@@ -248,7 +256,8 @@ fn writer_pool(db: &DatabaseConnection) -> Option<SqlitePool> {
     let options = (*options)
         .clone()
         .synchronous(SqliteSynchronous::Normal)
-        .pragma("wal_autocheckpoint", "0");
+        .pragma("wal_autocheckpoint", "0")
+        .pragma("temp_store", "memory");
     Some(
         crate::db::ping_if_idle(SqlitePoolOptions::new())
             .max_connections(1)
@@ -279,10 +288,14 @@ mod tests {
     use crate::read_models::testing::sqlite_store;
 
     async fn synchronous(txn: &WriteTxn) -> i64 {
+        pragma(txn, "synchronous").await
+    }
+
+    async fn pragma(txn: &WriteTxn, name: &str) -> i64 {
         let row = txn
             .query_one_raw(Statement::from_string(
                 txn.get_database_backend(),
-                "PRAGMA synchronous",
+                format!("PRAGMA {name}"),
             ))
             .await
             .unwrap()
@@ -299,6 +312,17 @@ mod tests {
         let read_model = store.gate().begin_read_model().await.unwrap();
         assert_eq!(synchronous(&read_model).await, 1, "NORMAL");
         read_model.rollback().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_writing_connection_keeps_statement_journals_in_memory() {
+        let (_dir, store) = sqlite_store().await;
+        let read_model = store.gate().begin_read_model().await.unwrap();
+        assert_eq!(pragma(&read_model, "temp_store").await, 2, "MEMORY");
+        read_model.rollback().await.unwrap();
+        let other = store.gate().begin(store.db()).await.unwrap();
+        assert_eq!(pragma(&other, "temp_store").await, 0, "the default");
+        other.rollback().await.unwrap();
     }
 
     #[tokio::test]
