@@ -39,6 +39,7 @@ pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
 
     open_accounts(&http, &endpoint, args.load.accounts).await?;
 
+    let lock_before = write_lock(&http, &args.url).await?;
     let cpu_before = args.pid.map(cpu_seconds).transpose()?;
     let (client, url) = (http.clone(), endpoint.clone());
     let mut run = drive(
@@ -52,6 +53,7 @@ pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
     )
     .await;
     let cpu_after = args.pid.map(cpu_seconds).transpose()?;
+    let lock_after = write_lock(&http, &args.url).await?;
     run.report_errors();
 
     let mut line = run.summary("chronicle", args.load.clients, args.load.accounts);
@@ -64,7 +66,41 @@ pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
             Value::Null
         };
     }
+    // SQLite only: how long each holder held the write lock during the run.
+    let held: serde_json::Map<String, Value> = lock_after
+        .iter()
+        .map(|(holder, after)| {
+            let before = lock_before.get(holder).copied().unwrap_or(0.0);
+            (holder.clone(), json!(round(after - before, 4)))
+        })
+        .collect();
+    line["lock_held_s"] = Value::Object(held);
     Ok(line)
+}
+
+/// The server's `chronicle_write_turn_held_seconds_sum` by holder, from
+/// `/metrics` (none on PostgreSQL, whose writers take no process-wide turn).
+async fn write_lock(
+    http: &reqwest::Client,
+    base_url: &str,
+) -> Result<std::collections::BTreeMap<String, f64>, Box<dyn Error>> {
+    const FAMILY: &str = "chronicle_write_turn_held_seconds_sum{holder=\"";
+    let url = format!("{}/metrics", base_url.trim_end_matches('/'));
+    let text = http
+        .get(url)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(text
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix(FAMILY)?;
+            let (holder, value) = rest.split_once("\"} ")?;
+            Some((holder.to_owned(), value.trim().parse().ok()?))
+        })
+        .collect())
 }
 
 async fn deposit(http: &reqwest::Client, url: &str, k: usize) -> Done {

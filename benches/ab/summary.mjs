@@ -1,0 +1,64 @@
+// The A/B runs of benches/ab/run.sh, summarized: per binary, the medians
+// of its runs; per binary after the first, its ratio to the first in each
+// round (paired in the same minutes), their median, and in how many
+// rounds it was ahead.
+//
+//   node benches/ab/summary.mjs RESULTS.jsonl LABEL...
+import { readFileSync } from 'node:fs';
+
+const [file, ...labels] = process.argv.slice(2);
+const runs = readFileSync(file, 'utf8')
+  .split('\n')
+  .filter((line) => line.trim())
+  .map((line) => JSON.parse(line));
+
+const median = (xs) => {
+  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const fixed = (x, digits) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+// Microseconds of the write lock per accepted command, by holder.
+const lockPerCommand = (run, holder) =>
+  run.commands > 0 && run.lock_held_s?.[holder] !== undefined
+    ? (run.lock_held_s[holder] / run.commands) * 1e6
+    : NaN;
+
+const of = (label) => runs.filter((r) => r.label === label);
+const rows = labels.map((label) => {
+  const mine = of(label);
+  return {
+    label,
+    runs: mine.length,
+    rate: median(mine.map((r) => r.commands_per_s)),
+    p50: median(mine.map((r) => r.p50_ms)),
+    p99: median(mine.map((r) => r.p99_ms)),
+    cpu: median(mine.map((r) => r.server_cpu_s_per_1000)),
+    events: median(mine.map((r) => lockPerCommand(r, 'events'))),
+    readModels: median(mine.map((r) => lockPerCommand(r, 'read_models'))),
+    errors: mine.reduce((sum, r) => sum + (r.errors ?? 0), 0),
+  };
+});
+
+console.log(`raw commit p50 (probe, per round): ${[...new Set(runs.map((r) => r.probe_p50_ms))].join(', ')} ms`);
+console.log('| binary | runs | commands/s | p50 ms | p99 ms | server CPU s per 1,000 | lock µs/command, event writer | lock µs/command, read models | errors |');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const r of rows) {
+  console.log(
+    `| ${r.label} | ${r.runs} | ${fixed(r.rate, 1)} | ${fixed(r.p50, 3)} | ${fixed(r.p99, 3)} | ${fixed(r.cpu, 4)} | ${fixed(r.events, 0)} | ${fixed(r.readModels, 0)} | ${r.errors} |`,
+  );
+}
+
+const [first, ...others] = labels;
+for (const label of others) {
+  const ratios = [];
+  for (const run of of(label)) {
+    const base = of(first).find((r) => r.round === run.round);
+    if (base && base.commands_per_s > 0) ratios.push(run.commands_per_s / base.commands_per_s);
+  }
+  const ahead = ratios.filter((x) => x > 1).length;
+  console.log(
+    `${label} / ${first}: commands/s ratio per round ${ratios.map((x) => x.toFixed(3)).join(', ')}; median ${fixed(median(ratios), 3)}; ahead in ${ahead} of ${ratios.length}`,
+  );
+}
