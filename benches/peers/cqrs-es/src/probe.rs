@@ -31,18 +31,14 @@ pub async fn run(database_url: &str, millis: u64) -> Result<Value, Box<dyn Error
     let synchronous_commit = setting(&mut conn, "synchronous_commit").await?;
     let fsync = setting(&mut conn, "fsync").await?;
 
-    let mut latencies = Vec::new();
-    let start = Instant::now();
-    let until = start + Duration::from_millis(millis);
-    while Instant::now() < until {
-        let t0 = Instant::now();
+    let (latencies, secs) = time_commits(millis, async || {
         sqlx::query("INSERT INTO probe(payload) VALUES ($1)")
             .bind("probe")
             .execute(&mut conn)
-            .await?;
-        latencies.push(t0.elapsed());
-    }
-    let secs = start.elapsed().as_secs_f64();
+            .await
+            .map(drop)
+    })
+    .await?;
     conn.close().await?;
     Ok(summary(
         latencies,
@@ -61,24 +57,37 @@ async fn sqlite(database_url: &str, millis: u64) -> Result<Value, Box<dyn Error>
     sqlx::query("CREATE TABLE IF NOT EXISTS probe(id integer primary key, payload text)")
         .execute(&mut conn)
         .await?;
-    let mut latencies = Vec::new();
-    let start = Instant::now();
-    let until = start + Duration::from_millis(millis);
-    while Instant::now() < until {
-        let t0 = Instant::now();
+    let (latencies, secs) = time_commits(millis, async || {
         sqlx::query("INSERT INTO probe(payload) VALUES (?1)")
             .bind("probe")
             .execute(&mut conn)
-            .await?;
-        latencies.push(t0.elapsed());
-    }
-    let secs = start.elapsed().as_secs_f64();
+            .await
+            .map(drop)
+    })
+    .await?;
     conn.close().await?;
     Ok(summary(
         latencies,
         secs,
         json!({ "journal_mode": "wal", "synchronous": "full" }),
     ))
+}
+
+/// Runs `insert` (one single-row commit) over and over for `millis`: each
+/// one's duration, and the seconds they took together.
+async fn time_commits(
+    millis: u64,
+    mut insert: impl AsyncFnMut() -> Result<(), sqlx::Error>,
+) -> Result<(Vec<Duration>, f64), sqlx::Error> {
+    let mut latencies = Vec::new();
+    let start = Instant::now();
+    let until = start + Duration::from_millis(millis);
+    while Instant::now() < until {
+        let t0 = Instant::now();
+        insert().await?;
+        latencies.push(t0.elapsed());
+    }
+    Ok((latencies, start.elapsed().as_secs_f64()))
 }
 
 /// The probe's line: rate, percentiles, the disk's state, and `settings`.
