@@ -241,12 +241,14 @@ fn read_model_pool(db: &DatabaseConnection) -> DatabaseConnection {
 /// none.
 ///
 /// Its statement journals stay in memory (`temp_store = MEMORY`). A
-/// statement that writes many rows keeps the pages it changes in one, to
-/// undo itself alone on an error; past 64 KiB SQLite moves it to a
-/// temporary file, and every batch's inserts did: writing that file was
-/// 18 % of SQLite's thread at 64 clients (BENCHMARKS.md). It is as large
-/// as the pages one statement changes, and is gone when the statement
-/// ends. Readers keep the default, so that a large sort can still spill.
+/// statement that writes many rows first copies each page it changes into
+/// a statement journal, so that it can undo itself alone on an error;
+/// past 64 KiB SQLite moves that journal to a temporary file, and at 64
+/// clients the batches' multi-row inserts and upserts did: that was 18 %
+/// of the samples of SQLite's threads (BENCHMARKS.md, twelfth pass). The
+/// journal is as large as the pages one statement changes, and is gone
+/// when the statement ends. Readers keep the default, so that a large
+/// sort can still spill to disk.
 fn writer_pool(db: &DatabaseConnection) -> Option<SqlitePool> {
     let pool = db.get_sqlite_connection_pool();
     let options = pool.connect_options();
