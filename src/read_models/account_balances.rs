@@ -10,13 +10,14 @@ use std::collections::{BTreeSet, HashMap};
 
 use entity::account_summaries as row;
 pub use entity::account_summaries::{AccountStatus, Model as AccountRow};
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseExecutor,
-    DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QueryTrait,
+    ActiveEnum, ColumnTrait, Condition, ConnectionTrait, DatabaseExecutor, DatabaseTransaction,
+    DbErr, EntityTrait, QueryFilter,
 };
+use serde_json::json;
 
 use super::memo;
+use super::rows::{Kind, RowsWrite, time};
 use super::{Projection, ProjectionError, Target, Writes};
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountEvent};
@@ -142,39 +143,36 @@ async fn load(
         .collect())
 }
 
+/// The rows' upsert (`rows.rs`).
+static UPSERT: RowsWrite = RowsWrite::new(
+    "account_summaries",
+    &[
+        ("account_id", Kind::Text),
+        ("owner", Kind::Text),
+        ("currency", Kind::Text),
+        ("balance", Kind::BigInt),
+        ("status", Kind::Text),
+        ("version", Kind::BigInt),
+        ("transaction_count", Kind::Int),
+        ("opened_at", Kind::Time),
+        ("updated_at", Kind::Time),
+    ],
+    Some(&["account_id"]),
+);
+
 fn upsert<'a>(writes: &mut Writes, rows: impl IntoIterator<Item = &'a row::Model>) {
-    use row::Column as C;
-    let rows: Vec<&row::Model> = rows.into_iter().collect();
-    for chunk in rows.chunks(500) {
-        let models = chunk.iter().map(|m| row::ActiveModel {
-            account_id: Set(m.account_id.clone()),
-            owner: Set(m.owner.clone()),
-            currency: Set(m.currency.clone()),
-            balance: Set(m.balance),
-            status: Set(m.status),
-            version: Set(m.version),
-            transaction_count: Set(m.transaction_count),
-            opened_at: Set(m.opened_at),
-            updated_at: Set(m.updated_at),
-        });
-        let statement = row::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::column(C::AccountId)
-                    .update_columns([
-                        C::Owner,
-                        C::Currency,
-                        C::Balance,
-                        C::Status,
-                        C::Version,
-                        C::TransactionCount,
-                        C::OpenedAt,
-                        C::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .build(writes.backend());
-        writes.push(statement);
-    }
+    let rows = rows
+        .into_iter()
+        .map(|m| {
+            json!({
+                "account_id": m.account_id, "owner": m.owner, "currency": m.currency,
+                "balance": m.balance, "status": m.status.to_value(), "version": m.version,
+                "transaction_count": m.transaction_count,
+                "opened_at": time(m.opened_at), "updated_at": time(m.updated_at),
+            })
+        })
+        .collect();
+    writes.push_rows(&UPSERT, rows);
 }
 
 // ------------------------------------------------------------- queries

@@ -13,14 +13,16 @@ use std::collections::{BTreeSet, HashMap};
 
 use entity::daily_summaries as row;
 pub use entity::daily_summaries::Model as SummaryRow;
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseExecutor, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryOrder, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseExecutor, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter, QueryOrder,
 };
 
 use super::account_balances::account_events;
+use serde_json::json;
+
 use super::memo;
+use super::rows::{Kind, RowsWrite};
 use super::{Projection, ProjectionError, Target, Writes};
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountEvent};
@@ -195,31 +197,32 @@ async fn load(
     Ok(sums)
 }
 
+/// The rows' upsert (`rows.rs`).
+static UPSERT: RowsWrite = RowsWrite::new(
+    "daily_summaries",
+    &[
+        ("date", Kind::Text),
+        ("currency", Kind::Text),
+        ("deposits", Kind::Text),
+        ("withdrawals", Kind::Text),
+        ("net_change", Kind::Text),
+        ("transaction_count", Kind::BigInt),
+    ],
+    Some(&["date", "currency"]),
+);
+
 fn upsert(writes: &mut Writes, rows: Vec<row::Model>) {
-    use row::Column as C;
-    for chunk in rows.chunks(500) {
-        let models = chunk.iter().map(|m| row::ActiveModel {
-            date: Set(m.date.clone()),
-            currency: Set(m.currency.clone()),
-            deposits: Set(m.deposits.clone()),
-            withdrawals: Set(m.withdrawals.clone()),
-            net_change: Set(m.net_change.clone()),
-            transaction_count: Set(m.transaction_count),
-        });
-        let statement = row::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::columns([C::Date, C::Currency])
-                    .update_columns([
-                        C::Deposits,
-                        C::Withdrawals,
-                        C::NetChange,
-                        C::TransactionCount,
-                    ])
-                    .to_owned(),
-            )
-            .build(writes.backend());
-        writes.push(statement);
-    }
+    let rows = rows
+        .into_iter()
+        .map(|m| {
+            json!({
+                "date": m.date, "currency": m.currency, "deposits": m.deposits,
+                "withdrawals": m.withdrawals, "net_change": m.net_change,
+                "transaction_count": m.transaction_count,
+            })
+        })
+        .collect();
+    writes.push_rows(&UPSERT, rows);
 }
 
 // ------------------------------------------------------------- queries

@@ -15,6 +15,7 @@
 pub mod account_balances;
 pub mod daily_summary;
 mod memo;
+mod rows;
 mod runtime;
 #[cfg(test)]
 pub(crate) mod testing;

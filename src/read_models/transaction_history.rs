@@ -7,19 +7,22 @@
 //! the accounts a batch touches, each one's latest `balance_after` is
 //! recalled from the joint turn's memo or loaded once, the batch is
 //! folded in memory with the pure [`fold`], and
-//! the new rows are inserted in a few multi-row statements.
+//! the new rows are inserted in one statement (`rows.rs`).
 
 use std::collections::{BTreeSet, HashMap};
 
 use entity::transactions as row;
 pub use entity::transactions::{Model as TransactionRow, TransactionKind};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseExecutor, DatabaseTransaction,
-    DbBackend, DbErr, EntityTrait, QueryFilter, QueryTrait, Statement, Value,
+    ActiveEnum, ColumnTrait, ConnectionTrait, DatabaseExecutor, DatabaseTransaction, DbBackend,
+    DbErr, EntityTrait, QueryFilter, Statement, Value,
 };
 
 use super::account_balances::account_events;
+use serde_json::json;
+
 use super::memo;
+use super::rows::{Kind, RowsWrite, time};
 use super::{Projection, ProjectionError, Target, Writes};
 use crate::domain::account::AccountEvent;
 use crate::paging::{ListOrder, Slice};
@@ -231,25 +234,41 @@ SELECT k.value AS account_id, (SELECT balance_after FROM transactions \
 WHERE account_id = k.value ORDER BY position DESC LIMIT 1) AS balance_after \
 FROM json_each(?1) AS k";
 
-/// Plain inserts, not upserts: the checkpoint read in the same transaction
-/// keeps a batch from being applied twice, so a second row for one event
-/// is a bug that should stop the projection, not be papered over.
+/// The rows' insert (`rows.rs`). A plain insert, not an upsert: the
+/// checkpoint read in the same transaction keeps a batch from being
+/// applied twice, so a second row for one event is a bug that should stop
+/// the projection, not be papered over.
+static INSERT: RowsWrite = RowsWrite::new(
+    "transactions",
+    &[
+        ("id", Kind::Uuid),
+        ("account_id", Kind::Text),
+        ("kind", Kind::Text),
+        ("amount", Kind::BigInt),
+        ("balance_after", Kind::BigInt),
+        ("currency", Kind::Text),
+        ("description", Kind::Text),
+        ("counterparty_account_id", Kind::Text),
+        ("position", Kind::BigInt),
+        ("occurred_at", Kind::Time),
+    ],
+    None,
+);
+
 fn insert(writes: &mut Writes, rows: Vec<TransactionRow>) {
-    for chunk in rows.chunks(500) {
-        let models = chunk.iter().map(|m| row::ActiveModel {
-            id: Set(m.id),
-            account_id: Set(m.account_id.clone()),
-            kind: Set(m.kind),
-            amount: Set(m.amount),
-            balance_after: Set(m.balance_after),
-            currency: Set(m.currency.clone()),
-            description: Set(m.description.clone()),
-            counterparty_account_id: Set(m.counterparty_account_id.clone()),
-            position: Set(m.position),
-            occurred_at: Set(m.occurred_at),
-        });
-        writes.push(row::Entity::insert_many(models).build(writes.backend()));
-    }
+    let rows = rows
+        .into_iter()
+        .map(|m| {
+            json!({
+                "id": m.id, "account_id": m.account_id, "kind": m.kind.to_value(),
+                "amount": m.amount, "balance_after": m.balance_after, "currency": m.currency,
+                "description": m.description,
+                "counterparty_account_id": m.counterparty_account_id,
+                "position": m.position, "occurred_at": time(m.occurred_at),
+            })
+        })
+        .collect();
+    writes.push_rows(&INSERT, rows);
 }
 
 // ------------------------------------------------------------- queries
@@ -390,5 +409,84 @@ mod tests {
         }
         assert_eq!(TransactionKind::Opening.to_value(), "OPENING");
         assert!(TransactionKind::try_from_value(&"REFUND".to_owned()).is_err());
+    }
+
+    /// Every column of the rows of `ids` as SQLite stores it: its type
+    /// and its literal, for comparing rows written two ways.
+    async fn stored(db: &sea_orm::DatabaseConnection, position: i64) -> Vec<String> {
+        let columns = [
+            "account_id",
+            "kind",
+            "amount",
+            "balance_after",
+            "currency",
+            "description",
+            "counterparty_account_id",
+            "position",
+            "occurred_at",
+        ];
+        let sql = columns
+            .iter()
+            .map(|c| format!("typeof({c}) || ':' || quote({c}) AS {c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT length(id) AS id_bytes, {sql} FROM transactions WHERE position = {position}"
+        );
+        let row = db
+            .query_one_raw(Statement::from_string(DbBackend::Sqlite, sql))
+            .await
+            .unwrap()
+            .expect("the row");
+        let mut values = vec![row.try_get::<i64>("", "id_bytes").unwrap().to_string()];
+        for c in columns.iter().filter(|c| **c != "position") {
+            values.push(row.try_get::<String>("", c).unwrap());
+        }
+        values
+    }
+
+    #[tokio::test]
+    async fn given_one_movement_written_by_seaorm_and_by_the_rows_statement_then_both_store_the_same()
+     {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel, TransactionTrait};
+        let (_dir, store) = crate::read_models::testing::sqlite_store().await;
+        let db = store.db();
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-04T10:11:12.345678Z")
+            .unwrap()
+            .to_utc();
+        let movement = |position: i64, description: Option<&str>| TransactionRow {
+            id: uuid::Uuid::new_v4(),
+            account_id: "a".into(),
+            kind: TransactionKind::TransferIn,
+            amount: 1_250,
+            balance_after: -3,
+            currency: "EUR".into(),
+            description: description.map(Into::into),
+            counterparty_account_id: Some("b".into()),
+            position,
+            occurred_at: at,
+        };
+
+        movement(1, Some("rent"))
+            .into_active_model()
+            .insert(db)
+            .await
+            .unwrap();
+        movement(2, None)
+            .into_active_model()
+            .insert(db)
+            .await
+            .unwrap();
+        let txn = db.begin().await.unwrap();
+        let mut writes = Writes::new(DbBackend::Sqlite);
+        insert(
+            &mut writes,
+            vec![movement(3, Some("rent")), movement(4, None)],
+        );
+        writes.send(&txn).await.unwrap();
+        txn.commit().await.unwrap();
+
+        assert_eq!(stored(db, 1).await, stored(db, 3).await);
+        assert_eq!(stored(db, 2).await, stored(db, 4).await);
     }
 }

@@ -11,13 +11,15 @@ use std::collections::{BTreeSet, HashMap};
 
 use entity::users as row;
 pub use entity::users::Model as UserRow;
-use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseExecutor, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QueryTrait,
+    ColumnTrait, ConnectionTrait, DatabaseExecutor, DatabaseTransaction, DbErr, EntityTrait,
+    QueryFilter,
 };
 
+use serde_json::json;
+
 use super::memo;
+use super::rows::{Kind, RowsWrite, time};
 use super::{Projection, ProjectionError, Target, Writes};
 use crate::domain::Aggregate;
 use crate::domain::user::{User, UserEvent};
@@ -123,35 +125,33 @@ async fn load(
     Ok(rows.into_iter().map(|m| (m.user_id.clone(), m)).collect())
 }
 
+/// The rows' upsert (`rows.rs`).
+static UPSERT: RowsWrite = RowsWrite::new(
+    "users",
+    &[
+        ("user_id", Kind::Text),
+        ("email", Kind::Text),
+        ("name", Kind::Text),
+        ("deleted", Kind::Bool),
+        ("version", Kind::BigInt),
+        ("created_at", Kind::Time),
+        ("updated_at", Kind::Time),
+    ],
+    Some(&["user_id"]),
+);
+
 fn upsert<'a>(writes: &mut Writes, rows: impl IntoIterator<Item = &'a row::Model>) {
-    use row::Column as C;
-    let rows: Vec<&row::Model> = rows.into_iter().collect();
-    for chunk in rows.chunks(500) {
-        let models = chunk.iter().map(|m| row::ActiveModel {
-            user_id: Set(m.user_id.clone()),
-            email: Set(m.email.clone()),
-            name: Set(m.name.clone()),
-            deleted: Set(m.deleted),
-            version: Set(m.version),
-            created_at: Set(m.created_at),
-            updated_at: Set(m.updated_at),
-        });
-        let statement = row::Entity::insert_many(models)
-            .on_conflict(
-                OnConflict::column(C::UserId)
-                    .update_columns([
-                        C::Email,
-                        C::Name,
-                        C::Deleted,
-                        C::Version,
-                        C::CreatedAt,
-                        C::UpdatedAt,
-                    ])
-                    .to_owned(),
-            )
-            .build(writes.backend());
-        writes.push(statement);
-    }
+    let rows = rows
+        .into_iter()
+        .map(|m| {
+            json!({
+                "user_id": m.user_id, "email": m.email, "name": m.name,
+                "deleted": m.deleted, "version": m.version,
+                "created_at": time(m.created_at), "updated_at": time(m.updated_at),
+            })
+        })
+        .collect();
+    writes.push_rows(&UPSERT, rows);
 }
 
 // ------------------------------------------------------------- queries

@@ -15,6 +15,8 @@
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, Statement, Values};
 
+use super::rows::RowsWrite;
+
 /// Statements to run, in order, before the transaction commits.
 pub struct Writes {
     backend: DbBackend,
@@ -44,6 +46,13 @@ impl Writes {
             statement.sql
         );
         self.statements.push(statement);
+    }
+
+    /// Adds `write` of `rows`, if there are any (`rows.rs`).
+    pub fn push_rows(&mut self, write: &RowsWrite, rows: Vec<serde_json::Value>) {
+        if let Some(statement) = write.statement(self.backend, rows) {
+            self.push(statement);
+        }
     }
 
     /// Runs the statements in `txn`, in the order they were added.

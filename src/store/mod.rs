@@ -45,6 +45,7 @@ pub use gate::WriteGate;
 pub use gate::WriteTxn;
 pub use read::{Direction, LogFilter, StoreStats};
 pub use snapshots::StoredSnapshot;
+pub(crate) use statements::sqlite_time;
 pub use types::{
     AppendOutcome, AppendRequest, ExpectedVersion, MAX_NAME_LEN, NewEvent, RecordedEvent,
     StreamAppend, StreamId, StreamInfo, category_of,

@@ -190,8 +190,10 @@ pub(crate) fn sqlite_rows(
     ]
 }
 
-/// A timestamp as the SQLite driver writes a bound `DateTime<Utc>`.
-fn sqlite_time(at: DateTime<Utc>) -> String {
+/// A timestamp as the SQLite driver writes a bound `DateTime<Utc>` (which
+/// PostgreSQL reads as well): how rows written from JSON carry their
+/// times, here and in the read models' writes (`read_models/rows.rs`).
+pub(crate) fn sqlite_time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false)
 }
 

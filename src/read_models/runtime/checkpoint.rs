@@ -2,16 +2,15 @@
 
 use chrono::{DateTime, Utc};
 use entity::projection_checkpoints as cp;
-use sea_orm::sea_query::OnConflict;
 use std::collections::HashMap;
 
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait,
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 use serde::{Deserialize, Serialize};
 
 use super::ProjectionState;
+use crate::read_models::rows::{Kind, RowsWrite, time};
 
 /// A checkpoint as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -176,55 +175,47 @@ pub fn save_with<'a>(
     Ok(())
 }
 
+/// The checkpoints' upsert (`read_models/rows.rs`).
+static SAVE: RowsWrite = RowsWrite::new(
+    "projection_checkpoints",
+    &[
+        ("name", Kind::Text),
+        ("position", Kind::BigInt),
+        ("status", Kind::Text),
+        ("events_processed", Kind::BigInt),
+        ("last_error", Kind::Text),
+        ("failed_position", Kind::BigInt),
+        ("updated_at", Kind::Time),
+        ("skipped_events", Kind::Json),
+        ("lease_epoch", Kind::BigInt),
+        ("lease_node", Kind::Text),
+    ],
+    Some(&["name"]),
+);
+
 /// The one statement that writes several checkpoints; `None` for none.
 fn save_statement<'a>(
     backend: sea_orm::DbBackend,
     checkpoints: impl IntoIterator<Item = (&'a str, &'a Checkpoint)>,
 ) -> Result<Option<sea_orm::Statement>, DbErr> {
-    use cp::Column as C;
     let rows = checkpoints
         .into_iter()
         .map(|(name, checkpoint)| to_row(name, checkpoint))
         .collect::<Result<Vec<_>, _>>()?;
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    let statement = cp::Entity::insert_many(rows)
-        .on_conflict(
-            OnConflict::column(C::Name)
-                .update_columns([
-                    C::Position,
-                    C::Status,
-                    C::EventsProcessed,
-                    C::LastError,
-                    C::FailedPosition,
-                    C::UpdatedAt,
-                    C::SkippedEvents,
-                    C::LeaseEpoch,
-                    C::LeaseNode,
-                ])
-                .to_owned(),
-        )
-        .build(backend);
-    Ok(Some(statement))
+    Ok(SAVE.statement(backend, rows))
 }
 
-fn to_row(name: &str, checkpoint: &Checkpoint) -> Result<cp::ActiveModel, DbErr> {
+fn to_row(name: &str, checkpoint: &Checkpoint) -> Result<serde_json::Value, DbErr> {
     let skipped = if checkpoint.skipped.is_empty() {
         None
     } else {
-        Some(serde_json::to_value(&checkpoint.skipped).map_err(|e| DbErr::Json(e.to_string()))?)
+        Some(serde_json::to_string(&checkpoint.skipped).map_err(|e| DbErr::Json(e.to_string()))?)
     };
-    Ok(cp::ActiveModel {
-        name: Set(name.to_owned()),
-        position: Set(checkpoint.position),
-        status: Set(checkpoint.state.stored().to_owned()),
-        events_processed: Set(checkpoint.events_processed),
-        last_error: Set(checkpoint.last_error.clone()),
-        failed_position: Set(checkpoint.failed_position),
-        updated_at: Set(checkpoint.updated_at),
-        skipped_events: Set(skipped),
-        lease_epoch: Set(checkpoint.lease_epoch),
-        lease_node: Set(checkpoint.lease_node.clone()),
-    })
+    Ok(serde_json::json!({
+        "name": name, "position": checkpoint.position, "status": checkpoint.state.stored(),
+        "events_processed": checkpoint.events_processed, "last_error": checkpoint.last_error,
+        "failed_position": checkpoint.failed_position, "updated_at": time(checkpoint.updated_at),
+        "skipped_events": skipped, "lease_epoch": checkpoint.lease_epoch,
+        "lease_node": checkpoint.lease_node,
+    }))
 }
