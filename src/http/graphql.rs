@@ -2,6 +2,8 @@
 //! safe), a POST runs one operation or a batch, and a WebSocket upgrade of
 //! `/graphql` is served as on `/graphql/ws`.
 
+use std::sync::Arc;
+
 use async_graphql::BatchRequest;
 use async_graphql::parser::types::{DocumentOperations, OperationType};
 use axum::body::Body;
@@ -21,14 +23,14 @@ use crate::graphql::{OperationSlot, RequestMeta};
 /// A client's correlation id, copied into every event its commands append.
 const CORRELATION_HEADER: &str = "x-correlation-id";
 
-pub(super) async fn graphql_ws(State(state): State<HttpState>, request: Request) -> Response {
+pub(super) async fn graphql_ws(State(state): State<Arc<HttpState>>, request: Request) -> Response {
     websocket::upgrade(state, request).await
 }
 
 /// A WebSocket upgrade is served as on `/graphql/ws`; a browser (asking
 /// for HTML) gets GraphiQL; anything else is a GraphQL
 /// query over GET, which may not run a mutation (GET must be safe).
-pub(super) async fn graphql_get(State(state): State<HttpState>, request: Request) -> Response {
+pub(super) async fn graphql_get(State(state): State<Arc<HttpState>>, request: Request) -> Response {
     if websocket::is_upgrade(&request) {
         return websocket::upgrade(state, request).await;
     }
@@ -78,7 +80,7 @@ pub(super) async fn graphql_get(State(state): State<HttpState>, request: Request
 }
 
 pub(super) async fn graphql_post(
-    State(state): State<HttpState>,
+    State(state): State<Arc<HttpState>>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {

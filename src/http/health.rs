@@ -7,6 +7,7 @@
 //! is reported, not a reason to take the node out of a load balancer,
 //! since commands and the other read models still work.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::State;
@@ -32,7 +33,7 @@ pub(super) async fn health(headers: HeaderMap) -> Response {
 
 /// Readiness: migrations ran (the state exists only after they did), the
 /// database answers now, and (on PostgreSQL) this node hears the others.
-pub(super) async fn ready(State(state): State<HttpState>, headers: HeaderMap) -> Response {
+pub(super) async fn ready(State(state): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
     let started = Instant::now();
     let ping = tokio::time::timeout(READY_TIMEOUT, state.store.db().ping()).await;
     let database = match ping {

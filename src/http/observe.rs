@@ -4,6 +4,7 @@
 //! request; its duration and outcome are counted by GraphQL operation
 //! type and status; and `/metrics` serves the Prometheus text.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Request, State};
@@ -93,7 +94,7 @@ pub async fn count(request: Request, next: Next) -> Response {
 
 /// Prometheus text exposition. The projections' gauges are read at
 /// scrape time, so they are exact whenever they are seen.
-pub(super) async fn metrics(State(state): State<HttpState>) -> Response {
+pub(super) async fn metrics(State(state): State<Arc<HttpState>>) -> Response {
     let Some(handle) = m::handle() else {
         return (
             StatusCode::NOT_FOUND,

@@ -12,6 +12,8 @@
 //! The pages use the public GraphQL API only, with the caller's own
 //! credentials: serving them grants nothing.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -37,7 +39,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 
 /// GraphiQL, unless it is turned off (`--disable-graphiql`, or
 /// introspection refused, without which it could show nothing).
-pub(super) async fn root(State(state): State<HttpState>) -> Response {
+pub(super) async fn root(State(state): State<Arc<HttpState>>) -> Response {
     if state.graphiql {
         graphiql()
     } else {

@@ -77,7 +77,7 @@ pub fn is_upgrade(request: &Request) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-pub async fn upgrade(state: HttpState, request: Request) -> Response {
+pub async fn upgrade(state: Arc<HttpState>, request: Request) -> Response {
     let (mut parts, _body) = request.into_parts();
     // A page from an origin the policy does not admit may not open a
     // socket (a browser would otherwise let any page use a user's
