@@ -157,6 +157,19 @@ impl<A: Snapshot> Repository<A> {
     /// commits on one aggregate may finish in either order).
     pub async fn remember(&self, stream: &StreamId, loaded: Loaded<A>) {
         let version = loaded.version;
+        // Each command remembers its state twice, when its append is queued
+        // and once it has committed, so the second call mostly finds it
+        // there already. A read tells that for a fraction of what the
+        // cache's atomic compute costs (5 % of the runtime's CPU samples at
+        // 64 clients went to it); skipping then is what the compute would do.
+        if self
+            .cache
+            .get(stream.as_str())
+            .await
+            .is_some_and(|cached| cached.version >= version)
+        {
+            return;
+        }
         let loaded = Arc::new(loaded);
         self.cache
             .entry(stream.as_str().to_owned())
@@ -189,4 +202,36 @@ pub fn decode<A: Aggregate>(recorded: &RecordedEvent) -> Result<A::Event, Comman
     }
     A::Event::from_parts(&recorded.event_type, recorded.data.clone())
         .map_err(|err| unreadable(&err))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::account::Account;
+    use crate::read_models::testing::sqlite_store;
+
+    async fn cached_version(repo: &Repository<Account>, stream: &StreamId) -> i64 {
+        repo.load(stream).await.expect("cached").version
+    }
+
+    #[tokio::test]
+    async fn given_a_cached_state_when_one_is_remembered_then_only_a_newer_version_replaces_it() {
+        let (_dir, store) = sqlite_store().await;
+        let repo = Repository::<Account>::new(store, 10, 0);
+        let stream = StreamId::parse("account-a").expect("stream id");
+        let at = |version| Loaded {
+            state: Account::default(),
+            version,
+        };
+
+        repo.remember(&stream, at(3)).await;
+        repo.remember(&stream, at(2)).await;
+        assert_eq!(cached_version(&repo, &stream).await, 3);
+
+        repo.remember(&stream, at(3)).await;
+        assert_eq!(cached_version(&repo, &stream).await, 3);
+
+        repo.remember(&stream, at(4)).await;
+        assert_eq!(cached_version(&repo, &stream).await, 4);
+    }
 }
