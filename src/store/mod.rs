@@ -84,7 +84,7 @@ pub struct EventStore {
     head: watch::Receiver<i64>,
     /// Shared with the writer, so that reading the stored head can move
     /// the watch too (another node's commits).
-    head_tx: Arc<watch::Sender<i64>>,
+    head_tx: Arc<writer::Head>,
     events: broadcast::Sender<Arc<[RecordedEvent]>>,
     namespace: Arc<str>,
 }
@@ -110,7 +110,7 @@ impl EventStore {
         let head = commit::read_head(&db).await?;
         let namespace: Arc<str> = Arc::from(read::namespace(&db).await?);
         let (head_tx, head_rx) = watch::channel(head);
-        let head_tx = Arc::new(head_tx);
+        let head_tx = Arc::new(writer::Head::new(head_tx));
         let (events, _) = broadcast::channel(LIVE_BUFFER);
         let announce = writer::Announce {
             head: head_tx.clone(),
@@ -425,18 +425,19 @@ impl EventStore {
         self.events.subscribe()
     }
 
-    /// Moves the head watch to `position`, which another node committed
-    /// (its notification says so): whoever waits on the head reads the
-    /// events from the log.
+    /// Moves the head watch to `position`, which a notification told of:
+    /// whoever waits on the head reads another node's events from the
+    /// log. This node's own commits move it from the writer, once their
+    /// events are broadcast (`writer::Head`).
     pub fn observe_head(&self, position: i64) {
-        writer::advance(&self.head_tx, position);
+        self.head_tx.notified(position);
     }
 
     /// The head as stored, including other nodes' commits; the head watch
     /// moves to it when it is further.
     pub async fn stored_head(&self) -> Result<i64, StoreError> {
         let head = commit::read_head(&self.db).await?;
-        writer::advance(&self.head_tx, head);
+        writer::advance(&self.head_tx.watch, head);
         Ok(head)
     }
 }
