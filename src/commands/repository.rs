@@ -160,8 +160,8 @@ impl<A: Snapshot> Repository<A> {
         // Each command remembers its state twice, when its append is queued
         // and once it has committed, so the second call mostly finds it
         // there already. A read tells that for a fraction of what the
-        // cache's atomic compute costs (5 % of the runtime's CPU samples at
-        // 64 clients went to it); skipping then is what the compute would do.
+        // cache's atomic compute costs (about 5 % of the runtime workers'
+        // samples at 64 clients went to it); skipping then is what the compute would do.
         if self
             .cache
             .get(stream.as_str())

@@ -411,8 +411,9 @@ mod tests {
         assert!(TransactionKind::try_from_value(&"REFUND".to_owned()).is_err());
     }
 
-    /// Every column of the rows of `ids` as SQLite stores it: its type
-    /// and its literal, for comparing rows written two ways.
+    /// Every column of the row at `position` as SQLite stores it (its type
+    /// and its literal; the id by its length), for comparing rows written
+    /// two ways.
     async fn stored(db: &sea_orm::DatabaseConnection, position: i64) -> Vec<String> {
         let columns = [
             "account_id",

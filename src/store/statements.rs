@@ -184,9 +184,11 @@ pub(crate) fn sqlite_rows(
     ]
 }
 
-/// Rows as one JSON array. They are serialized straight from borrowed
-/// fields: built as `serde_json::Value` maps first, their allocations
-/// were a few per cent of the server's CPU at 64 clients.
+/// Rows as one JSON array, serialized straight from borrowed fields
+/// rather than built as `serde_json::Value` maps first (a map, its keys
+/// and a copy of every string per row). On SQLite the event writer builds
+/// them while it holds the write turn (`commit/sqlite.rs`), so what they
+/// cost, every other writer waits for.
 fn json<T: Serialize>(rows: &[T]) -> String {
     serde_json::to_string(rows).expect("rows of strings, numbers and JSON serialize")
 }

@@ -230,10 +230,10 @@ fn publish(announce: &Announce, committed: &Committed) {
 ///
 /// On PostgreSQL this node's own commits are notified too, and the
 /// notification can reach the listener before the commit's reply reaches
-/// the writer. Moving the watch then woke the subscription hub and the
-/// read-model turn before the writer had broadcast the commit's events,
-/// and they read them back from the log: 616 reads for 1,717 commands at
-/// one client (BENCHMARKS.md, thirteenth pass). So while the writer is
+/// the writer. Moving the watch then woke the subscription hub before the
+/// writer had broadcast the commit's events, and the hub read them back
+/// from the log: 616 reads for 1,717 commands at one client
+/// (BENCHMARKS.md, thirteenth pass). So while the writer is
 /// committing, a notified head is only noted, and the writer moves the
 /// watch to it once it is done, after its own commit's events went out.
 pub(crate) struct Head {
