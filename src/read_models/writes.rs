@@ -7,8 +7,12 @@
 //! rows and checkpoints in four or five such hand-offs; sent as one call
 //! (SQLite runs the statements of a call in order, and sqlx binds each
 //! statement's `?` parameters from the next values), they take one.
-//! PostgreSQL takes one statement per prepared query, so there they are
-//! sent one by one, as before.
+//! PostgreSQL takes one statement per prepared query, so there the writes
+//! go as one statement instead: every write but the last becomes a
+//! data-modifying `WITH` query of the last. Each table's write takes its
+//! rows as one argument (`rows.rs`), so the joined text depends only on
+//! which tables a turn writes, and each connection prepares it once.
+//! PostgreSQL runs every such query once, whether or not it is read.
 //!
 //! A projection reads only its own tables, and reads before it writes, so
 //! deferring the writes to the end of the transaction changes no read.
@@ -57,23 +61,66 @@ impl Writes {
 
     /// Runs the statements in `txn`, in the order they were added.
     pub async fn send(self, txn: &DatabaseTransaction) -> Result<(), DbErr> {
-        if self.backend != DbBackend::Sqlite || self.statements.len() < 2 {
-            for statement in self.statements {
-                txn.execute_raw(statement).await?;
+        let statements = if self.statements.len() < 2 {
+            self.statements
+        } else {
+            match self.backend {
+                DbBackend::Sqlite => vec![sqlite_joined(self.statements)],
+                DbBackend::Postgres => postgres_joined(self.statements),
+                _ => self.statements,
             }
-            return Ok(());
+        };
+        for statement in statements {
+            txn.execute_raw(statement).await?;
         }
-        let mut sql = String::new();
-        let mut values = Vec::new();
-        for statement in self.statements {
-            sql.push_str(&statement.sql);
-            sql.push_str(";\n");
-            values.extend(statement.values.map(|Values(v)| v).unwrap_or_default());
-        }
-        txn.execute_raw(Statement::from_sql_and_values(self.backend, sql, values))
-            .await?;
         Ok(())
     }
+}
+
+/// SQLite's statements as one call, run in order.
+fn sqlite_joined(statements: Vec<Statement>) -> Statement {
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for statement in statements {
+        sql.push_str(&statement.sql);
+        sql.push_str(";\n");
+        values.extend(statement.values.map(|Values(v)| v).unwrap_or_default());
+    }
+    Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)
+}
+
+/// PostgreSQL's writes as one statement, each but the last a `WITH`
+/// query. Only statements with one parameter, `$1` (the rows' writes),
+/// are joined, their parameters renumbered; anything else keeps its own
+/// statement, in order.
+fn postgres_joined(statements: Vec<Statement>) -> Vec<Statement> {
+    let one_argument = |s: &Statement| {
+        s.values.as_ref().is_some_and(|Values(v)| v.len() == 1)
+            && s.sql.matches('$').count() == 1
+            && s.sql.contains("$1")
+    };
+    if !statements.iter().all(one_argument) {
+        return statements;
+    }
+    let last = statements.len() - 1;
+    let mut sql = String::new();
+    let mut values = Vec::new();
+    for (i, statement) in statements.into_iter().enumerate() {
+        let text = statement.sql.replace("$1", &format!("${}", i + 1));
+        if i < last {
+            sql.push_str(if i == 0 { "WITH " } else { ", " });
+            sql.push_str(&format!("w{i} AS ({text})"));
+        } else {
+            sql.push(' ');
+            sql.push_str(&text);
+        }
+        values.extend(statement.values.map(|Values(v)| v).unwrap_or_default());
+    }
+    vec![Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        sql,
+        values,
+    )]
 }
 
 /// Whether `sql` holds a `?` followed by a digit outside string literals.
@@ -157,6 +204,47 @@ mod tests {
         writes.push(insert(DbBackend::Sqlite, "a", 2));
 
         assert!(writes.send(&txn).await.is_err());
+    }
+
+    #[test]
+    fn postgres_writes_of_one_argument_each_become_one_statement() {
+        let write = |table: &str, n: i64| {
+            Statement::from_sql_and_values(
+                DbBackend::Postgres,
+                format!("INSERT INTO {table} SELECT * FROM jsonb_to_recordset($1::jsonb)"),
+                [n.into()],
+            )
+        };
+
+        let joined = postgres_joined(vec![write("a", 1), write("b", 2), write("c", 3)]);
+
+        assert_eq!(joined.len(), 1);
+        assert_eq!(
+            joined[0].sql,
+            "WITH w0 AS (INSERT INTO a SELECT * FROM jsonb_to_recordset($1::jsonb)), \
+             w1 AS (INSERT INTO b SELECT * FROM jsonb_to_recordset($2::jsonb)) \
+             INSERT INTO c SELECT * FROM jsonb_to_recordset($3::jsonb)"
+        );
+        assert_eq!(
+            joined[0].values,
+            Some(Values(vec![1i64.into(), 2i64.into(), 3i64.into()]))
+        );
+    }
+
+    #[test]
+    fn postgres_statements_of_other_arguments_keep_their_own() {
+        let other = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "UPDATE t SET n = $1 WHERE id = $2",
+            [1i64.into(), "a".into()],
+        );
+        let write = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO t SELECT * FROM jsonb_to_recordset($1::jsonb)",
+            ["[]".into()],
+        );
+
+        assert_eq!(postgres_joined(vec![other, write]).len(), 2);
     }
 
     #[test]

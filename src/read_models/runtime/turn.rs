@@ -5,9 +5,9 @@
 //! saved in one, and on SQLite the event writer waits behind one
 //! read-model transaction instead of four. The rows a member wrote are
 //! remembered for its next batch (`memo.rs`), and the writes of every
-//! member go to the database together (`writes.rs`): on SQLite, at one
-//! command per turn, that is four statements (BEGIN, the checkpoints, the
-//! writes, COMMIT) where four runners took 26.
+//! member go to the database together (`writes.rs`): a turn is mostly four
+//! round trips (BEGIN, the checkpoints, the writes, COMMIT), where on
+//! SQLite four runners took 26 at one command per turn.
 //!
 //! A turn folds its batch before its transaction begins, on the rows as
 //! its last transaction left them, and in the transaction only checks that
