@@ -120,9 +120,8 @@ async fn run(mut log: Log, mut rx: mpsc::Receiver<AppendJob>, announce: Announce
 }
 
 async fn process(log: &mut Log, batch: Vec<AppendJob>, announce: &Announce) {
-    announce.head.committing(true);
+    let _committing = announce.head.committing();
     commit_batch(log, batch, announce).await;
-    announce.head.committing(false);
 }
 
 async fn commit_batch(log: &mut Log, batch: Vec<AppendJob>, announce: &Announce) {
@@ -263,11 +262,23 @@ impl Head {
         }
     }
 
-    fn committing(&self, committing: bool) {
-        self.committing.store(committing, SeqCst);
-        if !committing {
-            advance(&self.watch, self.notified.load(SeqCst));
-        }
+    /// Marks this node's writer as committing until the guard drops,
+    /// however the commit ends (a panic or a cancelled task included):
+    /// then it applies what was notified meanwhile.
+    fn committing(&self) -> Committing<'_> {
+        self.committing.store(true, SeqCst);
+        Committing(self)
+    }
+}
+
+/// [`Head::committing`]'s guard.
+struct Committing<'a>(&'a Head);
+
+impl Drop for Committing<'_> {
+    fn drop(&mut self) {
+        let head = self.0;
+        head.committing.store(false, SeqCst);
+        advance(&head.watch, head.notified.load(SeqCst));
     }
 }
 
@@ -301,12 +312,12 @@ mod tests {
         let (tx, rx) = watch::channel(5);
         let head = Head::new(tx);
 
-        head.committing(true);
+        let committing = head.committing();
         head.notified(7);
         assert_eq!(*rx.borrow(), 5, "the writer's own events go out first");
 
         advance(&head.watch, 6);
-        head.committing(false);
+        drop(committing);
         assert_eq!(*rx.borrow(), 7);
     }
 
@@ -316,8 +327,7 @@ mod tests {
         let head = Head::new(tx);
 
         head.notified(7);
-        head.committing(true);
-        head.committing(false);
+        drop(head.committing());
 
         assert_eq!(*rx.borrow(), 9);
     }
