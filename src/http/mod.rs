@@ -42,8 +42,8 @@ use crate::store::EventStore;
 /// What the HTTP layer serves, as the composition root hands it over. The
 /// router shares it behind an `Arc`: every request takes the state, and
 /// cloning and dropping the whole (the store, the projections and their
-/// pools and channels) was about 2.5 % of the runtime workers' samples at
-/// 64 clients.
+/// pools and channels) was about 2.6 % of the server's CPU samples at 64
+/// clients.
 #[derive(Clone)]
 pub struct HttpState {
     pub schema: ChronicleSchema,
