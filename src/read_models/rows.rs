@@ -3,9 +3,9 @@
 //!
 //! Built with SeaORM's `insert_many`, a batch's statement had one
 //! placeholder per value, so its text changed with the number of rows,
-//! and SQLite and PostgreSQL prepared it anew for almost every
-//! transaction: on SQLite while holding the one write lock the event
-//! writer waits on, on PostgreSQL with a round trip of its own. With the
+//! and a text not seen before is prepared anew: on SQLite while holding
+//! the one write lock the event writer waits on, on PostgreSQL with a
+//! Parse and Describe of its own. With the
 //! rows as one argument the text stays the same whatever the batch holds,
 //! so each connection prepares it once and reuses it, as the event
 //! writer's statements do (`store/statements.rs`).
