@@ -17,6 +17,8 @@
 #   SECONDS_PER_RUN     length of one timed run (default 8)
 #   ROUNDS              rounds (default 3)
 #   ACCOUNTS            accounts opened before each run (default 1000)
+#   COMMAND_IDS         client (default: each deposit carries a fresh random
+#                       commandId) or server (none: the server picks the ids)
 #   SLOW_FSYNC_US       SQLite: every fsync of the server and the probe takes
 #                       this many microseconds longer (benches/slow-disk)
 #   BENCH_DATABASE_URL  PostgreSQL base URL; each run gets a fresh database
@@ -31,6 +33,13 @@ CLIENTS="${CLIENTS:-64}"
 SECONDS_PER_RUN="${SECONDS_PER_RUN:-8}"
 ROUNDS="${ROUNDS:-3}"
 ACCOUNTS="${ACCOUNTS:-1000}"
+COMMAND_IDS="${COMMAND_IDS:-client}"
+id_args=()
+case "$COMMAND_IDS" in
+client) ;;
+server) id_args=(--server-command-ids) ;;
+*) echo "COMMAND_IDS is client or server, not $COMMAND_IDS" >&2; exit 2 ;;
+esac
 BENCH_DATABASE_URL="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 stamp="$(date +%Y%m%d-%H%M%S)"
 RESULTS="${RESULTS:-/tmp/ab-$stamp.jsonl}"
@@ -125,7 +134,7 @@ run_one() { # round label binary
         sleep 0.1
     done
     line="$("$peer_bin" chronicle --url "$addr" --clients "$CLIENTS" --seconds "$SECONDS_PER_RUN" \
-        --accounts "$ACCOUNTS" --pid "$server_pid")"
+        --accounts "$ACCOUNTS" --pid "$server_pid" "${id_args[@]+"${id_args[@]}"}")"
     stop_server
     line="{\"round\":$1,\"label\":\"$2\",\"probe_p50_ms\":$probe_p50,${line#\{}"
     echo "$line" >>"$RESULTS"

@@ -62,9 +62,12 @@ pub struct CommandContext {
 
 impl CommandContext {
     /// A command with a new, server-generated id (what a mutation without
-    /// `commandId` gets): no actor, correlated with itself.
+    /// `commandId` gets): no actor, correlated with itself. The id is a
+    /// UUIDv7, which starts with the time: each lands beside the last in
+    /// the command log's key, where a random one would touch a page of its
+    /// own.
     pub fn fresh() -> Self {
-        let command_id = uuid::Uuid::new_v4().to_string();
+        let command_id = uuid::Uuid::now_v7().to_string();
         Self {
             correlation_id: command_id.clone(),
             command_id,

@@ -1,6 +1,7 @@
 //! Drives a running Chronicle server over HTTP: the same deposits, as
 //! GraphQL mutations, each with a fresh `commandId` (as a retrying client
-//! sends), through one shared connection pool.
+//! sends; or none, with `--server-command-ids`, as a client that does not
+//! retry sends), through one shared connection pool.
 
 use std::error::Error;
 use std::sync::Arc;
@@ -27,6 +28,9 @@ pub struct Args {
     /// The server's process id, to report its CPU time per 1,000 commands.
     #[arg(long)]
     pub pid: Option<u32>,
+    /// Send no `commandId`: the server picks each command's id.
+    #[arg(long)]
+    pub server_command_ids: bool,
 }
 
 pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
@@ -42,13 +46,14 @@ pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
     let lock_before = write_lock(&http, &args.url).await;
     let cpu_before = args.pid.map(cpu_seconds).transpose()?;
     let (client, url) = (http.clone(), endpoint.clone());
+    let client_ids = !args.server_command_ids;
     let mut run = drive(
         args.load.clients,
         args.load.seconds,
         args.load.accounts,
         move |k| {
             let (http, url) = (client.clone(), url.clone());
-            async move { deposit(&http, &url, k).await }
+            async move { deposit(&http, &url, k, client_ids).await }
         },
     )
     .await;
@@ -107,15 +112,12 @@ async fn write_lock(
         .collect())
 }
 
-async fn deposit(http: &reqwest::Client, url: &str, k: usize) -> Done {
-    let body = json!({
-        "query": DEPOSIT,
-        "variables": { "in": {
-            "accountId": account_id(k),
-            "amount": "1.00",
-            "commandId": Uuid::new_v4().to_string(),
-        } },
-    });
+async fn deposit(http: &reqwest::Client, url: &str, k: usize, client_id: bool) -> Done {
+    let mut input = json!({ "accountId": account_id(k), "amount": "1.00" });
+    if client_id {
+        input["commandId"] = json!(Uuid::new_v4().to_string());
+    }
+    let body = json!({ "query": DEPOSIT, "variables": { "in": input } });
     let error = post(http, url, &body).await.err();
     let conflicts = u64::from(error.as_deref() == Some("CONCURRENCY_CONFLICT"));
     Done { conflicts, error }
