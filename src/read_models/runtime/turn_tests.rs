@@ -372,17 +372,15 @@ async fn given_a_joined_runner_when_its_lock_is_checked_then_its_memo_is_kept() 
     )
     .await
     .unwrap();
-    let wait = Duration::from_secs(10);
-    let names = ["AccountBalances"];
-    projections
-        .wait_for(&names, store.head(), wait)
-        .await
-        .unwrap();
+    let caught_up = || async {
+        projections
+            .wait_for(&["AccountBalances"], store.head(), Duration::from_secs(10))
+            .await
+            .unwrap();
+    };
+    caught_up().await;
     deposit(&store, "account-a", 100).await;
-    projections
-        .wait_for(&names, store.head(), wait)
-        .await
-        .unwrap();
+    caught_up().await;
     assert_eq!(balance_of(&store, "a").await, 1350);
     // Only a read of the table would see this.
     overwrite_balance(&store, "a", 7).await;
@@ -390,10 +388,7 @@ async fn given_a_joined_runner_when_its_lock_is_checked_then_its_memo_is_kept() 
     // Past at least one check of the lock.
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     deposit(&store, "account-a", 5).await;
-    projections
-        .wait_for(&names, store.head(), wait)
-        .await
-        .unwrap();
+    caught_up().await;
 
     assert_eq!(balance_of(&store, "a").await, 1355);
     projections.stop().await;
