@@ -1,7 +1,7 @@
 //! Drives a running Chronicle server over HTTP: the same deposits, as
 //! GraphQL mutations, each with a fresh `commandId` (as a retrying client
-//! sends; or none, with `--server-command-ids`, as a client that does not
-//! retry sends), through one shared connection pool.
+//! sends; or none, with `--server-command-ids`, as a client that never
+//! retries would), through one shared connection pool.
 
 use std::error::Error;
 use std::sync::Arc;
