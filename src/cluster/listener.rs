@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use sea_orm::sqlx::postgres::PgListener;
+use sea_orm::sqlx::postgres::{PgListener, PgPoolOptions};
 use sea_orm::{DatabaseConnection, DbBackend};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -136,11 +136,20 @@ async fn catch_up(store: &EventStore, projections: &Projections) {
     projections.refresh_all();
 }
 
+/// Listens on a pool of one connection, made for the listener: sqlx's
+/// listener keeps the connection it takes from its pool for as long as it
+/// lives, and taken from the request pool it left that pool one short for
+/// the node's whole life (`--db-pool-size 8` served requests with 7).
 async fn connect(
     db: &DatabaseConnection,
     channels: [&str; 2],
 ) -> Result<PgListener, sea_orm::sqlx::Error> {
-    let mut listener = PgListener::connect_with(db.get_postgres_connection_pool()).await?;
+    let pool = db.get_postgres_connection_pool();
+    let own = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(pool.options().get_acquire_timeout())
+        .connect_lazy_with((*pool.connect_options()).clone());
+    let mut listener = PgListener::connect_with(&own).await?;
     listener.listen_all(channels).await?;
     Ok(listener)
 }

@@ -8,8 +8,16 @@
 //! channel ends), it registers again and reads the gap from the store. It
 //! tracks the last position it has seen, so the hand-over has no gap and
 //! no duplicate.
+//!
+//! A catch-up read that finds the database unreachable, or every pooled
+//! connection taken for the pool's acquire timeout, is tried again a few
+//! times before the feed ends with UNAVAILABLE. Hundreds of subscribers
+//! that start at once all catch up at once; ending a long-lived stream
+//! over one busy moment would make each of them subscribe again, and
+//! read again, into the same crowd.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use futures::Stream;
 
@@ -18,6 +26,12 @@ use crate::store::{EventStore, LogFilter, RecordedEvent, StoreError};
 
 /// Events read per query while catching up.
 const PAGE: u64 = 500;
+/// Reads a catch-up page gets before its error ends the feed, and the
+/// wait before the second; each later wait is four times the last
+/// (0.1, 0.4, 1.6 s), so a database that is really gone ends the
+/// subscriber's stream within seconds.
+const CATCH_UP_TRIES: u32 = 4;
+const FIRST_RETRY: Duration = Duration::from_millis(100);
 
 /// Events matching `filter` in position order: those after `after` first
 /// (when given), then every later one as it commits; without `after`, only
@@ -95,11 +109,27 @@ impl Feed {
 
     /// Reads the next page stored after `seen`, up to `through`.
     async fn catch_up(&mut self, through: i64) -> Result<(), StoreError> {
-        let page = {
-            let _turn = self.hub.catch_up_turn().await;
-            self.store
-                .read_log_until(self.seen, through, &self.filter, PAGE)
-                .await?
+        let mut tries = 1;
+        let mut wait = FIRST_RETRY;
+        let page = loop {
+            let read = {
+                let _turn = self.hub.catch_up_turn().await;
+                self.store
+                    .read_log_until(self.seen, through, &self.filter, PAGE)
+                    .await
+            };
+            match read {
+                Ok(page) => break page,
+                Err(StoreError::Database(err))
+                    if tries < CATCH_UP_TRIES && crate::db::is_unreachable(&err) =>
+                {
+                    tracing::warn!(%err, tries, "a subscriber's catch-up read failed; it tries again");
+                    tokio::time::sleep(wait).await;
+                    tries += 1;
+                    wait *= 4;
+                }
+                Err(err) => return Err(err),
+            }
         };
         // A short page read everything up to `through`, matching or not.
         self.seen = match page.last() {

@@ -15,6 +15,21 @@ pub async fn databases() -> Vec<TestDb> {
     crate::test_db::fresh_databases(&["TEST_DATABASE_URL"]).await
 }
 
+/// The server's log, in the test's output, when `CHRONICLE_TEST_LOG` holds
+/// a filter (`CHRONICLE_TEST_LOG=chronicle=debug cargo test ...`): a test
+/// server installs no subscriber otherwise, so a failure's cause (the
+/// error behind an UNAVAILABLE, say) would not be seen.
+fn log_when_asked() {
+    let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("CHRONICLE_TEST_LOG") else {
+        return;
+    };
+    // The first test to start a server installs it; later ones find it.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// The real server on 127.0.0.1, on a port the OS picked.
 pub struct TestServer {
     pub addr: SocketAddr,
@@ -45,6 +60,7 @@ impl TestServer {
     /// Serves on a listener the test made (one whose sockets have small
     /// buffers, say).
     pub async fn serve_on(listener: tokio::net::TcpListener, state: AppState) -> Self {
+        log_when_asked();
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

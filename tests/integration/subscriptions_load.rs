@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chronicle::NewEvent;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::json;
 
 use crate::common::databases;
@@ -171,6 +172,64 @@ async fn a_stalled_subscriber_gets_every_event_in_order_once_it_reads_again_and_
             db.name,
             started.elapsed()
         );
+        server.stop().await;
+    }
+}
+
+/// Every pooled connection is taken while subscribers catch up: their
+/// first read waits out the pool's acquire timeout. A feed tries such a
+/// read again a few times (`event_feed.rs`) rather than end the stream, so
+/// once the connections are back each subscriber gets every event. Before
+/// that, the 200 subscribers above ended with UNAVAILABLE on a slow host.
+/// On PostgreSQL the test also needs the whole pool to be the requests':
+/// the LISTEN connection has a pool of its own (`cluster/listener.rs`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_whose_catch_up_finds_every_connection_taken_tries_again_and_gets_every_event()
+{
+    // Longer than the acquire timeout, shorter than the feed's tries.
+    const HELD: Duration = Duration::from_millis(1_500);
+    for mut db in databases().await {
+        db.args.db_pool_size = 2;
+        db.args.db_acquire_timeout_ms = 1_000;
+        let (state, server) = start(&db).await;
+        pause_projections(&server).await;
+        for _ in 0..3 {
+            append(&state.store, "held-1", "Stored", 10).await;
+        }
+        let mut clients = Vec::new();
+        for protocol in Protocol::ALL {
+            clients.push(WsClient::connect(server.addr, protocol).await);
+        }
+
+        // Both of the pool's connections, each in a transaction.
+        let db_conn = state.store.db();
+        let mut held = Vec::new();
+        for _ in 0..2 {
+            let txn = db_conn.begin().await.expect("a pooled connection");
+            txn.execute_unprepared("SELECT 1")
+                .await
+                .expect("a statement");
+            held.push(txn);
+        }
+        let mut ids = Vec::new();
+        for client in &mut clients {
+            ids.push(
+                client
+                    .subscribe(EVENT_APPENDED, json!({ "after": 0 }))
+                    .await,
+            );
+        }
+        tokio::time::sleep(HELD).await;
+        for txn in held {
+            txn.rollback().await.expect("rollback");
+        }
+
+        for (mut client, id) in clients.into_iter().zip(ids) {
+            let context = format!("on {} over {}", db.name, client.protocol);
+            let seen = events_until(&mut client, &id, 30).await;
+            assert_dense(&seen, 1, 30, &context);
+            client.close().await;
+        }
         server.stop().await;
     }
 }
