@@ -19,7 +19,7 @@ impl Runner {
             && self.failures == 0
     }
 
-    /// Stays in the joint turn until a control, the lease check or the turn
+    /// Stays in the joint turn until a control, a lost lock or the turn
     /// itself needs the runner. False when the task is to end.
     pub(super) async fn joined(&mut self, lease_check: &mut tokio::time::Interval) -> bool {
         let (updates_tx, mut updates) = mpsc::unbounded_channel();
@@ -39,9 +39,17 @@ impl Runner {
                         None => false,
                     };
                 }
+                // The check only reads whether the lock is still held,
+                // so the runner stays in the turn while it does: leaving
+                // would drop the memo (`memo.rs`) and make the runner
+                // step alone once, every second. Writes made meanwhile
+                // are fenced by the row's epoch either way.
                 _ = lease_check.tick() => {
+                    if self.lease_held().await {
+                        continue;
+                    }
                     self.leave_turn(&mut updates).await;
-                    self.check_lease().await;
+                    self.step_down("its lock was lost").await;
                     return true;
                 }
                 update = updates.recv() => match update {

@@ -81,14 +81,21 @@ impl Runner {
 
     /// Stops running the projection when its lock is gone.
     pub(super) async fn check_lease(&mut self) {
-        let Some(held) = &self.held else { return };
-        if !self
-            .seat
-            .leases
-            .still_held(self.projection.name(), held)
-            .await
-        {
+        if self.held.is_some() && !self.lease_held().await {
             self.step_down("its lock was lost").await;
+        }
+    }
+
+    /// Whether this node still holds the projection's lock.
+    pub(super) async fn lease_held(&self) -> bool {
+        match &self.held {
+            Some(held) => {
+                self.seat
+                    .leases
+                    .still_held(self.projection.name(), held)
+                    .await
+            }
+            None => false,
         }
     }
 

@@ -354,3 +354,42 @@ async fn given_a_memo_over_many_turns_when_the_log_is_folded_then_the_tables_mat
     assert_eq!(Tables::read(&store).await, Tables::read(&reference).await);
     assert_eq!(balance_of(&store, "a").await, 1250 + 60 - 15);
 }
+
+/// The running node checks its lock once a second. A runner that left the
+/// turn for that check came back with an empty memo, so a turn rarely
+/// found a row it had written: with 1,000 accounts and one client on
+/// PostgreSQL, 783 of 839 turns read their accounts back.
+#[tokio::test]
+async fn given_a_joined_runner_when_its_lock_is_checked_then_its_memo_is_kept() {
+    let (_dir, store) = sqlite_store().await;
+    some_history(&store).await;
+    let projections = Projections::start(
+        store.clone(),
+        vec![Arc::new(crate::read_models::AccountBalances)],
+        "test-node",
+        true,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    let caught_up = || async {
+        projections
+            .wait_for(&["AccountBalances"], store.head(), Duration::from_secs(10))
+            .await
+            .unwrap();
+    };
+    caught_up().await;
+    deposit(&store, "account-a", 100).await;
+    caught_up().await;
+    assert_eq!(balance_of(&store, "a").await, 1350);
+    // Only a read of the table would see this.
+    overwrite_balance(&store, "a", 7).await;
+
+    // Past at least one check of the lock.
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    deposit(&store, "account-a", 5).await;
+    caught_up().await;
+
+    assert_eq!(balance_of(&store, "a").await, 1355);
+    projections.stop().await;
+}
