@@ -232,9 +232,10 @@ fn publish(announce: &Announce, committed: &Committed) {
 /// the writer. Moving the watch then woke the subscription hub before the
 /// writer had broadcast the commit's events, and the hub read them back
 /// from the log: 616 reads for 1,717 commands at one client
-/// (BENCHMARKS.md, thirteenth pass). So while the writer is
-/// committing, a notified head is only noted, and the writer moves the
-/// watch to it once it is done, after its own commit's events went out.
+/// (docs/benchmarks-history.md, "The command path, thirteenth pass").
+/// So while the writer is committing, a notified head is only noted, and
+/// the writer moves the watch to it once it is done, after its own
+/// commit's events went out.
 pub(crate) struct Head {
     pub watch: watch::Sender<i64>,
     committing: AtomicBool,
