@@ -180,7 +180,8 @@ async fn a_stalled_subscriber_gets_every_event_in_order_once_it_reads_again_and_
 /// first read waits out the pool's acquire timeout. A feed tries such a
 /// read again a few times (`event_feed.rs`) rather than end the stream, so
 /// once the connections are back each subscriber gets every event. Before
-/// that, the 200 subscribers above ended with UNAVAILABLE on a slow host.
+/// that, a stream ended with UNAVAILABLE at the first timeout: most likely
+/// how the 200 subscribers above failed on a slow host (BENCHMARKS.md).
 /// On PostgreSQL the test also needs the whole pool to be the requests':
 /// the LISTEN connection has a pool of its own (`cluster/listener.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
