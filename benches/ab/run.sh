@@ -2,8 +2,10 @@
 # Server binaries against each other over HTTP, interleaved: the A/B tables
 # of BENCHMARKS.md. Each run starts one binary on a fresh database, drives
 # it with `peer-bench chronicle` (deposits to random accounts from N
-# clients, benches/peers/cqrs-es; on SQLite it also reports how long each
-# holder held the write lock during the timed run) and stops it; the binaries take turns within a round, the one
+# clients, benches/peers/cqrs-es; it also reports the means of the
+# server's own histograms over the timed run, the CPU per command by
+# process, and on SQLite how long each holder held the write lock) and
+# stops it; the binaries take turns within a round, the one
 # that goes first alternating, and each round starts with a raw durable
 # commit probe of the same database. This host's speed moves by a factor
 # of two within an hour: compare binaries within the same rounds.

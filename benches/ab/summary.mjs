@@ -50,6 +50,32 @@ for (const r of rows) {
   );
 }
 
+// Where a command's time went, as means over each run (the server's own
+// histograms, scraped around the timed run), medians over the runs: the
+// client's whole round trip, the server's handling of the HTTP request,
+// the command inside it, and the writer's commit of the batch it was in;
+// then the CPU per command of PostgreSQL's processes (none on SQLite) and
+// of the clients' process, and the machine's busy cores (the server's own
+// CPU is in the table above).
+const meanOf = (mine, pick) => median(mine.map((r) => pick(r) ?? NaN));
+console.log(
+  '| binary | mean ms: client | server, HTTP request | command | append commit | commands per batch | CPU ms/command: PostgreSQL | clients | busy cores |',
+);
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+for (const label of labels) {
+  const mine = of(label);
+  const cells = [
+    meanOf(mine, (r) => r.mean_ms),
+    meanOf(mine, (r) => r.server_mean_ms?.http_mutation),
+    meanOf(mine, (r) => r.server_mean_ms?.command),
+    meanOf(mine, (r) => r.server_mean_ms?.append_commit),
+  ].map((x) => fixed(x, 3));
+  const cpu = (key, digits) => fixed(meanOf(mine, (r) => r.cpu_ms_per_command?.[key]), digits);
+  console.log(
+    `| ${label} | ${cells.join(' | ')} | ${fixed(meanOf(mine, (r) => r.commands_per_batch), 2)} | ${cpu('postgres', 4)} | ${cpu('bench_process', 4)} | ${cpu('machine_busy_cores', 2)} |`,
+  );
+}
+
 const [first, ...others] = labels;
 for (const label of others) {
   const ratios = [];

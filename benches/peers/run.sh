@@ -245,6 +245,34 @@ print("Medians across rounds; err = errors summed over rounds; ratio = Chronicle
 print("commands per second; disk f/s = rounds on a fast / slow disk (probe p50 < 1 ms).")
 for row in table:
     print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
+
+# Where the machine's CPU went, per accepted command (medians across rounds):
+# the server, PostgreSQL's processes, the benchmark's own process (the
+# clients; for cqrs-es the whole system), and the machine's busy cores.
+def cpu(rs, key):
+    return med([(r.get("cpu_ms_per_command") or {}).get(key) for r in rs])
+
+head = ("clients", "chronicle: server", "postgres", "clients", "busy cores",
+        "cqrs-es: its process", "postgres", "busy cores")
+table = [head]
+for c in clients:
+    ch = [r for r in rows if r["clients"] == c and r["system"] == "chronicle"]
+    pe = [r for r in rows if r["clients"] == c and r["system"] == "cqrs-es"]
+    table.append((
+        str(c),
+        fmt(cpu(ch, "server"), ".3f"),
+        fmt(cpu(ch, "postgres"), ".3f"),
+        fmt(cpu(ch, "bench_process"), ".3f"),
+        fmt(cpu(ch, "machine_busy_cores"), ".2f"),
+        fmt(cpu(pe, "bench_process"), ".3f"),
+        fmt(cpu(pe, "postgres"), ".3f"),
+        fmt(cpu(pe, "machine_busy_cores"), ".2f"),
+    ))
+widths = [max(len(row[i]) for row in table) for i in range(len(head))]
+print()
+print("CPU ms per accepted command, by process; busy cores = the machine's average.")
+for row in table:
+    print("  ".join(cell.rjust(w) for cell, w in zip(row, widths)))
 PY
 echo
 echo "results: $RESULTS"

@@ -3,6 +3,7 @@
 //! sends; or none, with `--server-command-ids`, as a client that never
 //! retries would), through one shared connection pool.
 
+use std::collections::BTreeMap;
 use std::error::Error;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,6 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::cpu::Sample;
 use crate::drive::{Done, drive, round};
 use crate::peer::account_id;
 
@@ -31,6 +33,10 @@ pub struct Args {
     /// Send no `commandId`: the server picks each command's id.
     #[arg(long)]
     pub server_command_ids: bool,
+    /// Send `{ __typename }` instead of deposits: HTTP and GraphQL with no
+    /// command and no database, the floor under every command's latency.
+    #[arg(long)]
+    pub floor: bool,
 }
 
 pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
@@ -43,57 +49,76 @@ pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
 
     open_accounts(&http, &endpoint, args.load.accounts).await?;
 
-    let lock_before = write_lock(&http, &args.url).await;
-    let cpu_before = args.pid.map(cpu_seconds).transpose()?;
+    let metrics_before = scrape(&http, &args.url).await;
+    let cpu_before = Sample::take(args.pid)?;
     let (client, url) = (http.clone(), endpoint.clone());
     let client_ids = !args.server_command_ids;
+    let floor = args.floor;
     let mut run = drive(
         args.load.clients,
         args.load.seconds,
         args.load.accounts,
         move |k| {
             let (http, url) = (client.clone(), url.clone());
-            async move { deposit(&http, &url, k, client_ids).await }
+            async move {
+                if floor {
+                    typename(&http, &url).await
+                } else {
+                    deposit(&http, &url, k, client_ids).await
+                }
+            }
         },
     )
     .await;
-    let cpu_after = args.pid.map(cpu_seconds).transpose()?;
-    let lock_after = write_lock(&http, &args.url).await;
+    let cpu_after = Sample::take(args.pid)?;
+    let metrics_after = scrape(&http, &args.url).await;
     run.report_errors();
 
-    let mut line = run.summary("chronicle", args.load.clients, args.load.accounts);
-    if let (Some(before), Some(after)) = (cpu_before, cpu_after) {
-        let cpu = after - before;
-        line["server_cpu_s"] = json!(round(cpu, 3));
-        line["server_cpu_s_per_1000"] = if run.commands() > 0 {
-            json!(round(cpu * 1000.0 / run.commands() as f64, 4))
-        } else {
-            Value::Null
-        };
+    let system = if floor {
+        "chronicle-floor"
+    } else {
+        "chronicle"
+    };
+    let mut line = run.summary(system, args.load.clients, args.load.accounts);
+    line["cpu_ms_per_command"] = cpu_before.per_command(&cpu_after, run.commands());
+    if let Some(server) = line["cpu_ms_per_command"]["server"].as_f64() {
+        // The field the earlier tables were made from, kept.
+        line["server_cpu_s_per_1000"] = json!(server);
     }
-    // SQLite only: how long each holder held the write lock during the run.
-    // A server whose `/metrics` cannot be read gives no such field, rather
-    // than failing a run whose other figures stand.
-    if let (Ok(before), Ok(after)) = (lock_before, lock_after) {
-        let held: serde_json::Map<String, Value> = after
-            .iter()
-            .map(|(holder, after)| {
-                let before = before.get(holder).copied().unwrap_or(0.0);
-                (holder.clone(), json!(round(after - before, 4)))
-            })
-            .collect();
-        line["lock_held_s"] = Value::Object(held);
+    // What the server's own histograms saw during the run. A server whose
+    // `/metrics` cannot be read gives no such fields, rather than failing a
+    // run whose other figures stand.
+    if let (Ok(before), Ok(after)) = (metrics_before, metrics_after) {
+        let run = Delta { before, after };
+        // SQLite only: how long each holder held the write lock.
+        line["lock_held_s"] = Value::Object(
+            run.sums_by_label(HELD, "holder")
+                .into_iter()
+                .map(|(holder, s)| (holder, json!(round(s, 4))))
+                .collect(),
+        );
+        line["server_mean_ms"] = json!({
+            "http_mutation": run.mean_ms("chronicle_http_request_duration_seconds{operation_type=\"mutation\"}"),
+            "http_query": run.mean_ms("chronicle_http_request_duration_seconds{operation_type=\"query\"}"),
+            "command": run.mean_ms("chronicle_command_duration_seconds{type=\"deposit\"}"),
+            "append_commit": run.mean_ms("chronicle_append_commit_seconds"),
+        });
+        line["commands_per_batch"] =
+            json!(run.mean("chronicle_append_batch_jobs").map(|m| round(m, 2)));
     }
     Ok(line)
 }
 
-/// The server's `chronicle_write_turn_held_seconds_sum` by holder, from
-/// `/metrics` (none on PostgreSQL, whose writers take no process-wide turn).
-async fn write_lock(
+const HELD: &str = "chronicle_write_turn_held_seconds";
+
+/// The `_sum` and `_count` series of the server's histograms, by name with
+/// labels (`chronicle_append_commit_seconds_sum`,
+/// `chronicle_write_turn_held_seconds_sum{holder="events"}`), from
+/// `/metrics`.
+async fn scrape(
     http: &reqwest::Client,
     base_url: &str,
-) -> Result<std::collections::BTreeMap<String, f64>, Box<dyn Error>> {
-    const FAMILY: &str = "chronicle_write_turn_held_seconds_sum{holder=\"";
+) -> Result<BTreeMap<String, f64>, Box<dyn Error>> {
     let url = format!("{}/metrics", base_url.trim_end_matches('/'));
     let text = http
         .get(url)
@@ -104,12 +129,55 @@ async fn write_lock(
         .await?;
     Ok(text
         .lines()
+        .filter(|line| line.starts_with("chronicle_"))
         .filter_map(|line| {
-            let rest = line.strip_prefix(FAMILY)?;
-            let (holder, value) = rest.split_once("\"} ")?;
-            Some((holder.to_owned(), value.trim().parse().ok()?))
+            let (series, value) = line.rsplit_once(' ')?;
+            let name = series.split('{').next()?;
+            if !(name.ends_with("_sum") || name.ends_with("_count")) {
+                return None;
+            }
+            Some((series.to_owned(), value.trim().parse().ok()?))
         })
         .collect())
+}
+
+/// Two scrapes of `/metrics`, around the timed run.
+struct Delta {
+    before: BTreeMap<String, f64>,
+    after: BTreeMap<String, f64>,
+}
+
+impl Delta {
+    /// How much `series` grew during the run.
+    fn grew(&self, series: &str) -> Option<f64> {
+        let after = *self.after.get(series)?;
+        Some(after - self.before.get(series).copied().unwrap_or(0.0))
+    }
+
+    /// The mean of what histogram `series` (name and labels, without the
+    /// `_sum` suffix) recorded during the run; none if it recorded nothing.
+    fn mean(&self, series: &str) -> Option<f64> {
+        let (name, labels) = series.split_at(series.find('{').unwrap_or(series.len()));
+        let sum = self.grew(&format!("{name}_sum{labels}"))?;
+        let count = self.grew(&format!("{name}_count{labels}"))?;
+        (count > 0.0).then(|| sum / count)
+    }
+
+    fn mean_ms(&self, series: &str) -> Option<f64> {
+        self.mean(series).map(|s| round(s * 1000.0, 3))
+    }
+
+    /// What histogram `name` summed during the run, by the value of `label`.
+    fn sums_by_label(&self, name: &str, label: &str) -> BTreeMap<String, f64> {
+        let prefix = format!("{name}_sum{{{label}=\"");
+        self.after
+            .keys()
+            .filter_map(|series| {
+                let value = series.strip_prefix(&prefix)?.split('"').next()?;
+                Some((value.to_owned(), self.grew(series)?))
+            })
+            .collect()
+    }
 }
 
 async fn deposit(http: &reqwest::Client, url: &str, k: usize, client_id: bool) -> Done {
@@ -121,6 +189,15 @@ async fn deposit(http: &reqwest::Client, url: &str, k: usize, client_id: bool) -
     let error = post(http, url, &body).await.err();
     let conflicts = u64::from(error.as_deref() == Some("CONCURRENCY_CONFLICT"));
     Done { conflicts, error }
+}
+
+async fn typename(http: &reqwest::Client, url: &str) -> Done {
+    let body = json!({ "query": "{ __typename }" });
+    let error = post(http, url, &body).await.err();
+    Done {
+        conflicts: 0,
+        error,
+    }
 }
 
 /// The response's `data`, or the error: the first GraphQL error's code (or
@@ -193,34 +270,4 @@ async fn open_accounts(
         task.await??;
     }
     Ok(())
-}
-
-/// CPU time (user + system) of process `pid` so far, in seconds.
-fn cpu_seconds(pid: u32) -> Result<f64, Box<dyn Error>> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|e| format!("reading /proc/{pid}/stat: {e}"))?;
-    // The command name (field 2) is in parentheses and may hold spaces:
-    // count the fields after its closing one. There, field 3 (the state) is
-    // the first, so utime (14) and stime (15) are the 12th and 13th.
-    let after = stat
-        .rsplit_once(')')
-        .ok_or("unexpected /proc/PID/stat format")?
-        .1;
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| -> Result<u64, Box<dyn Error>> {
-        Ok(fields.get(i).ok_or("/proc/PID/stat too short")?.parse()?)
-    };
-    Ok((ticks(11)? + ticks(12)?) as f64 / clock_ticks())
-}
-
-/// `getconf CLK_TCK` (100 on Linux almost everywhere).
-fn clock_ticks() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse::<f64>().ok())
-        .filter(|&t| t > 0.0)
-        .unwrap_or(100.0)
 }

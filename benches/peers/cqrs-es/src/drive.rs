@@ -52,8 +52,8 @@ impl Run {
     }
 
     /// The JSON line both systems print: `system`, `clients`, `commands`,
-    /// `seconds`, `commands_per_s`, `p50_ms`, `p99_ms`, `errors` and
-    /// `conflicts`.
+    /// `seconds`, `commands_per_s`, `mean_ms`, `p50_ms`, `p99_ms`, `errors`
+    /// and `conflicts`.
     pub fn summary(&mut self, system: &str, clients: usize, accounts: usize) -> Value {
         self.latencies.sort_unstable();
         let secs = self.elapsed.as_secs_f64();
@@ -64,6 +64,7 @@ impl Run {
             "commands": self.commands(),
             "seconds": round(secs, 3),
             "commands_per_s": round(self.commands() as f64 / secs, 1),
+            "mean_ms": mean_ms(&self.latencies),
             "p50_ms": percentile_ms(&self.latencies, 0.50),
             "p99_ms": percentile_ms(&self.latencies, 0.99),
             "errors": self.errors,
@@ -91,6 +92,18 @@ pub fn percentile_ms(sorted: &[Duration], q: f64) -> Option<f64> {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     Some(round(sorted[rank - 1].as_secs_f64() * 1000.0, 3))
+}
+
+/// The mean of `durations`, in milliseconds.
+pub fn mean_ms(durations: &[Duration]) -> Option<f64> {
+    if durations.is_empty() {
+        return None;
+    }
+    let total: Duration = durations.iter().sum();
+    Some(round(
+        total.as_secs_f64() * 1000.0 / durations.len() as f64,
+        3,
+    ))
 }
 
 const MAX_SAMPLES: usize = 8;

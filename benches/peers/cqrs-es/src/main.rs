@@ -3,6 +3,7 @@
 
 mod account;
 mod chronicle;
+mod cpu;
 mod drive;
 mod peer;
 mod probe;

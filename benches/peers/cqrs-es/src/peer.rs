@@ -14,6 +14,7 @@ use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
 
 use crate::account::{Account, AccountCommand, AccountError};
+use crate::cpu::Sample;
 use crate::drive::{Done, drive};
 
 const SCHEMA: &str = include_str!("schema.sql");
@@ -54,6 +55,7 @@ pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
 
     let retries = args.retry_conflicts;
     let framework = cqrs.clone();
+    let cpu_before = Sample::take(None)?;
     let mut run = drive(
         args.load.clients,
         args.load.seconds,
@@ -64,9 +66,12 @@ pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
         },
     )
     .await;
+    let cpu_after = Sample::take(None)?;
     run.report_errors();
     pool.close().await;
-    Ok(run.summary("cqrs-es", args.load.clients, args.load.accounts))
+    let mut line = run.summary("cqrs-es", args.load.clients, args.load.accounts);
+    line["cpu_ms_per_command"] = cpu_before.per_command(&cpu_after, run.commands());
+    Ok(line)
 }
 
 /// A deposit of 1.00; on a conflict, again up to `retries` more times.
