@@ -34,7 +34,7 @@ const rows = labels.map((label) => {
     rate: median(mine.map((r) => r.commands_per_s)),
     p50: median(mine.map((r) => r.p50_ms)),
     p99: median(mine.map((r) => r.p99_ms)),
-    cpu: median(mine.map((r) => r.server_cpu_s_per_1000)),
+    cpu: median(mine.map((r) => r.cpu_ms_per_command?.server)),
     events: median(mine.map((r) => lockPerCommand(r, 'events'))),
     readModels: median(mine.map((r) => lockPerCommand(r, 'read_models'))),
     errors: mine.reduce((sum, r) => sum + (r.errors ?? 0), 0),

@@ -213,6 +213,12 @@ def med(xs):
 def fmt(x, spec):
     return "-" if x is None else format(x, spec)
 
+# CPU milliseconds per accepted command, by process (`peer-bench`'s
+# cpu_ms_per_command): "server", "postgres", "bench_process", or the
+# machine's "machine_busy_cores".
+def cpu(rs, key):
+    return med([(r.get("cpu_ms_per_command") or {}).get(key) for r in rs])
+
 clients = sorted({r["clients"] for r in rows})
 head = ("clients", "chronicle/s", "p50 ms", "p99 ms", "cpu-s/1k", "err",
         "cqrs-es/s", "p50 ms", "p99 ms", "err", "ratio", "disk f/s")
@@ -230,7 +236,7 @@ for c in clients:
         fmt(ch_rate, ".0f"),
         fmt(med([r["p50_ms"] for r in ch]), ".2f"),
         fmt(med([r["p99_ms"] for r in ch]), ".2f"),
-        fmt(med([r.get("server_cpu_s_per_1000") for r in ch]), ".3f"),
+        fmt(cpu(ch, "server"), ".3f"),
         str(sum(r["errors"] for r in ch)),
         fmt(pe_rate, ".0f"),
         fmt(med([r["p50_ms"] for r in pe]), ".2f"),
@@ -249,9 +255,6 @@ for row in table:
 # Where the machine's CPU went, per accepted command (medians across rounds):
 # the server, PostgreSQL's processes, the benchmark's own process (the
 # clients; for cqrs-es the whole system), and the machine's busy cores.
-def cpu(rs, key):
-    return med([(r.get("cpu_ms_per_command") or {}).get(key) for r in rs])
-
 head = ("clients", "chronicle: server", "postgres", "clients", "busy cores",
         "cqrs-es: its process", "postgres", "busy cores")
 table = [head]

@@ -81,10 +81,6 @@ pub async fn run(args: Args) -> Result<Value, Box<dyn Error>> {
     };
     let mut line = run.summary(system, args.load.clients, args.load.accounts);
     line["cpu_ms_per_command"] = cpu_before.per_command(&cpu_after, run.commands());
-    if let Some(server) = line["cpu_ms_per_command"]["server"].as_f64() {
-        // The field the earlier tables were made from, kept.
-        line["server_cpu_s_per_1000"] = json!(server);
-    }
     // What the server's own histograms saw during the run. A server whose
     // `/metrics` cannot be read gives no such fields, rather than failing a
     // run whose other figures stand.

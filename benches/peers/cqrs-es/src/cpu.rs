@@ -40,7 +40,8 @@ impl Sample {
         if commands == 0 {
             return Value::Null;
         }
-        let ms = |ticks: u64| round(ticks as f64 / clock_ticks() * 1000.0 / commands as f64, 4);
+        let hz = clock_ticks();
+        let ms = |ticks: u64| round(ticks as f64 / hz * 1000.0 / commands as f64, 4);
         let postgres: u64 = after
             .postgres
             .iter()
